@@ -49,8 +49,19 @@ pub struct GmLossConfig {
     pub variance_floor: f64,
     /// How the class means are initialised. Default: `KaimingNormal { gain: √2 }` with fan-in D,
     /// i.e. μ_kj ~ N(0, 2/D), the MSRA filler of the authors' CIFAR-100 model.
-    #[config(default = "Initializer::KaimingNormal { gain: core::f64::consts::SQRT_2, fan_out_only: false }")]
+    #[config(
+        default = "Initializer::KaimingNormal { gain: core::f64::consts::SQRT_2, fan_out_only: false }"
+    )]
     pub initializer: Initializer,
+    /// Whether every call checks the input **values** on the device — features finite, labels
+    /// in `0..num_classes` — at the cost of one device-to-host read per call. Default `true`.
+    ///
+    /// With `false` only the (free) shape checks run: a NaN feature then gives a NaN loss, and
+    /// an out-of-range label panics inside Burn on `flex` and `ndarray` but may read garbage
+    /// on GPU backends. Turn it off only for inputs you have validated yourself, when the
+    /// synchronisation matters (GPU training loops).
+    #[config(default = true)]
+    pub check_values: bool,
 }
 
 impl GmLossConfig {
@@ -68,12 +79,9 @@ impl GmLossConfig {
     pub fn try_init(&self, device: &Device) -> Result<GmLoss, GmLossError> {
         let priors = self.validate()?;
         let shape = [self.num_classes, self.feat_dim];
-        let means = self.initializer.init_with(
-            shape,
-            Some(self.feat_dim),
-            Some(self.num_classes),
-            device,
-        );
+        let means =
+            self.initializer
+                .init_with(shape, Some(self.feat_dim), Some(self.num_classes), device);
         let log_variances = match self.covariance {
             Covariance::Identity => None,
             Covariance::Diagonal => Some(Initializer::Zeros.init(shape, device)),

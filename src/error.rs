@@ -76,7 +76,9 @@ pub enum GmLossError {
     },
 
     /// The batch is empty: a batch mean of nothing is undefined.
-    #[error("the batch is empty (features of shape [0, {feat_dim}]); at least one sample is needed")]
+    #[error(
+        "the batch is empty (features of shape [0, {feat_dim}]); at least one sample is needed"
+    )]
     EmptyBatch {
         /// The feature dimension of the empty batch.
         feat_dim: usize,

@@ -58,3 +58,8 @@ pub use config::{Covariance, GmLossConfig};
 pub use error::GmLossError;
 pub use gm_loss::GmLoss;
 pub use output::GmLossOutput;
+
+/// The README's code blocks, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -1,8 +1,8 @@
 //! Input checks for [`GmLoss`](crate::GmLoss): shapes on the host, values on the device.
 //!
-//! Shape checks are free (they read dimensions only). Value checks — labels in `0..K`, features
-//! finite — run as two reductions on the device and read back **one** small tensor of two flags:
-//! a single device-to-host synchronisation per call. Only when a flag is set is the offending
+//! Shape checks are free (they read dimensions only). Value checks — features finite, labels in
+//! `0..K` — run as reductions on the device (all finite, min and max label) and read back **one**
+//! tensor of three integers: a single device-to-host synchronisation per call. Only when a flag is set is the offending
 //! tensor read back in full, to name the first bad value in the error.
 
 use burn::tensor::{Int, Tensor};
@@ -32,25 +32,26 @@ pub(crate) fn target_shape(targets: &Tensor<1, Int>, batch: usize) -> Result<(),
 }
 
 /// Checks on the device that every feature is finite and, when `targets` are given, that every
-/// label is in `0..num_classes`. One host read.
+/// label is in `0..num_classes`. One host read of at most three integers.
 pub(crate) fn values(
     features: &Tensor<2>,
     targets: Option<&Tensor<1, Int>>,
     num_classes: usize,
 ) -> Result<(), GmLossError> {
-    let mut flags = vec![features.clone().is_finite().bool_not().any().int()];
+    let mut summary = vec![features.clone().is_finite().all().int()];
     if let Some(targets) = targets {
-        let low = targets.clone().lower_elem(0);
-        let high = targets.clone().greater_equal_elem(num_classes as i64);
-        flags.push(low.bool_or(high).any().int());
+        summary.push(targets.clone().min());
+        summary.push(targets.clone().max());
     }
-    let flags = Tensor::cat(flags, 0)
+    let summary = Tensor::cat(summary, 0)
         .try_to_vec_as::<i64>()
         .map_err(read_back)?;
-    if flags[0] != 0 {
+    if summary[0] == 0 {
         return Err(first_non_finite(features)?);
     }
-    if let (Some(targets), Some(&1)) = (targets, flags.get(1)) {
+    if let (Some(targets), [_, min, max]) = (targets, summary.as_slice())
+        && (*min < 0 || *max >= num_classes as i64)
+    {
         return Err(first_bad_label(targets, num_classes)?);
     }
     Ok(())
@@ -70,7 +71,10 @@ fn first_non_finite(features: &Tensor<2>) -> Result<GmLossError, GmLossError> {
     })
 }
 
-fn first_bad_label(targets: &Tensor<1, Int>, num_classes: usize) -> Result<GmLossError, GmLossError> {
+fn first_bad_label(
+    targets: &Tensor<1, Int>,
+    num_classes: usize,
+) -> Result<GmLossError, GmLossError> {
     let labels = targets.try_to_vec_as::<i64>().map_err(read_back)?;
     let (sample, &label) = labels
         .iter()

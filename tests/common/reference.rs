@@ -1,6 +1,8 @@
 //! An explicit-loop f64 implementation of the GM loss, written from the spec
 //! (`gm-loss-spec.md` §2 for the values, §3 for the hand-derived gradients) without any crate
 //! code.
+// Index loops on purpose: each line mirrors a subscripted formula of the spec.
+#![allow(clippy::needless_range_loop)]
 
 /// One problem: features, labels, parameters and settings.
 #[derive(Debug, Clone)]
@@ -124,9 +126,13 @@ impl Problem {
         let mut grad_v = vec![vec![0.0; dim]; k];
         for i in 0..b {
             let y = self.y[i];
-            let c: Vec<f64> = (0..k).map(|c| 1.0 + if c == y { self.alpha } else { 0.0 }).collect();
+            let c: Vec<f64> = (0..k)
+                .map(|c| 1.0 + if c == y { self.alpha } else { 0.0 })
+                .collect();
             // p = softmax of the training logits (with margin).
-            let train: Vec<f64> = (0..k).map(|q| logits[i][q] - (c[q] - 1.0) * d[i][q]).collect();
+            let train: Vec<f64> = (0..k)
+                .map(|q| logits[i][q] - (c[q] - 1.0) * d[i][q])
+                .collect();
             let max = train.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
             let e: Vec<f64> = train.iter().map(|t| (t - max).exp()).collect();
             let z: f64 = e.iter().sum();
