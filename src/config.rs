@@ -5,7 +5,7 @@ use burn::module::Param;
 use burn::nn::Initializer;
 use burn::tensor::{Device, Tensor};
 
-use crate::{GmLoss, GmLossError};
+use crate::{GmLoss, GmLossError, Reduction, Schedule};
 
 /// The covariance Σ_k of each class Gaussian.
 #[derive(Config, Debug, Copy, PartialEq, Eq)]
@@ -29,13 +29,38 @@ pub struct GmLossConfig {
     /// D, the feature dimension: the width of the features fed to the loss (at least 1).
     pub feat_dim: usize,
     /// The margin α ≥ 0: during training the true-class distance is multiplied by (1 + α).
-    /// Default `0.1`, the value of the authors' code.
+    /// Default `0.1`, the value of the authors' code. Replaced by
+    /// [`alpha_schedule`](Self::alpha_schedule) when that is set.
     #[config(default = 0.1)]
     pub alpha: f64,
     /// The likelihood weight λ ≥ 0 in `loss = classification + λ · likelihood`.
-    /// Default `0.01`, the value of the authors' TensorFlow demo.
+    /// Default `0.01`, the value of the authors' TensorFlow demo. Replaced by
+    /// [`lambda_schedule`](Self::lambda_schedule) when that is set.
     #[config(default = 0.01)]
     pub lambda: f64,
+    /// α as a function of the training iteration (for example the authors' step-up
+    /// 0.1 → 0.2 → 0.3). Default `None`: the constant [`alpha`](Self::alpha).
+    pub alpha_schedule: Option<Schedule>,
+    /// λ as a function of the training iteration. Default `None`: the constant
+    /// [`lambda`](Self::lambda).
+    pub lambda_schedule: Option<Schedule>,
+    /// How per-sample terms are reduced. Default [`Reduction::Mean`].
+    #[config(default = "Reduction::Mean")]
+    pub reduction: Reduction,
+    /// Class weights w_k > 0, as in Burn's `CrossEntropyLoss`: sample i counts w_{y_i} times in
+    /// both terms, and the mean divides by Σ_i w_{y_i}. With label smoothing, the smoothed
+    /// cross-entropy −Σ_k q_ik log p_ik weights each class k by w_k (as PyTorch does). Default
+    /// `None`: all 1.
+    pub weights: Option<Vec<f64>>,
+    /// Labels that mark padding, as in Burn's `CrossEntropyLoss`: samples with one of these
+    /// labels count in neither term nor in the mean's denominator, and may lie outside
+    /// `0..num_classes`. A batch made only of padding gives a loss of 0 (and zero gradients),
+    /// not NaN. Default `None`.
+    pub pad_tokens: Option<Vec<usize>>,
+    /// Label smoothing ε ∈ [0, 1], as in Burn's `CrossEntropyLoss`: the classification target
+    /// becomes q_ik = (1 − ε)·[k = y_i] + ε/K. The margin still widens only the true-class
+    /// distance d_{i,y_i}; the likelihood term keeps the hard label. Default `None` (ε = 0).
+    pub smoothing: Option<f64>,
     /// The covariance of the class Gaussians. Default [`Covariance::Identity`].
     #[config(default = "Covariance::Identity")]
     pub covariance: Covariance,
@@ -123,7 +148,7 @@ impl GmLossConfig {
     }
 
     /// Checks every setting; returns the normalised priors.
-    fn validate(&self) -> Result<Option<Vec<f64>>, GmLossError> {
+    pub(crate) fn validate(&self) -> Result<Option<Vec<f64>>, GmLossError> {
         if self.num_classes < 2 {
             return Err(GmLossError::TooFewClasses {
                 num_classes: self.num_classes,
@@ -132,8 +157,26 @@ impl GmLossConfig {
         if self.feat_dim == 0 {
             return Err(GmLossError::ZeroFeatureDim);
         }
-        check_non_negative("alpha", self.alpha)?;
-        check_non_negative("lambda", self.lambda)?;
+        match &self.alpha_schedule {
+            Some(schedule) => schedule.validate("alpha")?,
+            None => check_non_negative("alpha", self.alpha)?,
+        }
+        match &self.lambda_schedule {
+            Some(schedule) => schedule.validate("lambda")?,
+            None => check_non_negative("lambda", self.lambda)?,
+        }
+        if let Some(smoothing) = self.smoothing
+            && !(0.0..=1.0).contains(&smoothing)
+        {
+            return Err(GmLossError::InvalidHyperParameter {
+                name: "smoothing",
+                value: smoothing,
+                expected: "in [0, 1]",
+            });
+        }
+        if let Some(weights) = &self.weights {
+            check_class_values("weights", weights, self.num_classes)?;
+        }
         match self.covariance {
             Covariance::Identity => check_non_negative("variance_floor", self.variance_floor)?,
             Covariance::Diagonal => {
@@ -182,21 +225,32 @@ fn check_parameter_shape(
     }
 }
 
-/// π_k / Σ_j π_j, after checking length, sign and finiteness.
-fn normalised_priors(priors: &[f64], num_classes: usize) -> Result<Vec<f64>, GmLossError> {
-    if priors.len() != num_classes {
-        return Err(GmLossError::PriorsLength {
+/// Checks a per-class vector: one entry per class, each positive and finite.
+fn check_class_values(
+    name: &'static str,
+    values: &[f64],
+    num_classes: usize,
+) -> Result<(), GmLossError> {
+    if values.len() != num_classes {
+        return Err(GmLossError::ClassVectorLength {
+            name,
             expected: num_classes,
-            got: priors.len(),
+            got: values.len(),
         });
     }
-    if let Some((class, &value)) = priors
+    match values
         .iter()
         .enumerate()
-        .find(|&(_, &p)| !(p.is_finite() && p > 0.0))
+        .find(|&(_, &v)| !(v.is_finite() && v > 0.0))
     {
-        return Err(GmLossError::InvalidPrior { class, value });
+        Some((class, &value)) => Err(GmLossError::InvalidClassValue { name, class, value }),
+        None => Ok(()),
     }
+}
+
+/// π_k / Σ_j π_j, after checking length, sign and finiteness.
+fn normalised_priors(priors: &[f64], num_classes: usize) -> Result<Vec<f64>, GmLossError> {
+    check_class_values("priors", priors, num_classes)?;
     let total: f64 = priors.iter().sum();
     if !total.is_finite() {
         // Each prior is finite but their sum overflows: rescale first.

@@ -20,7 +20,8 @@ pub enum GmLossError {
     #[error("feat_dim must be at least 1, got 0")]
     ZeroFeatureDim,
 
-    /// A scalar hyper-parameter (`alpha`, `lambda`, `variance_floor`) is out of its range.
+    /// A scalar hyper-parameter (`alpha`, `lambda`, their schedules, `variance_floor`,
+    /// `smoothing`) is out of its range.
     #[error("{name} must be {expected}, got {value}")]
     InvalidHyperParameter {
         /// The name of the setting, as in [`GmLossConfig`](crate::GmLossConfig).
@@ -31,19 +32,23 @@ pub enum GmLossError {
         expected: &'static str,
     },
 
-    /// The prior vector does not have one entry per class.
-    #[error("priors must have one entry per class ({expected}), got {got}")]
-    PriorsLength {
+    /// A per-class vector (`priors`, `weights`) does not have one entry per class.
+    #[error("{name} must have one entry per class ({expected}), got {got}")]
+    ClassVectorLength {
+        /// `"priors"` or `"weights"`.
+        name: &'static str,
         /// `num_classes`.
         expected: usize,
         /// The length given.
         got: usize,
     },
 
-    /// A prior is zero, negative, NaN or infinite.
-    #[error("priors must be positive and finite, got {value} for class {class}")]
-    InvalidPrior {
-        /// The class whose prior is bad.
+    /// A prior or class weight is zero, negative, NaN or infinite.
+    #[error("{name} must be positive and finite, got {value} for class {class}")]
+    InvalidClassValue {
+        /// `"priors"` or `"weights"`.
+        name: &'static str,
+        /// The class whose value is bad.
         class: usize,
         /// The value given.
         value: f64,

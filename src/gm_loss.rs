@@ -1,10 +1,13 @@
 //! [`GmLoss`]: the Gaussian-mixture classification head and loss.
 
-use burn::module::{Content, DisplaySettings, Module, ModuleDisplay, Param};
+use burn::module::{Content, DisplaySettings, Module, ModuleDisplay, Param, ParamGroup};
 use burn::tensor::activation::log_softmax;
-use burn::tensor::{IndexingUpdateOp, Int, Tensor, TensorCreationOptions, TensorData};
+use burn::tensor::{Bool, IndexingUpdateOp, Int, Tensor, TensorCreationOptions, TensorData};
 
-use crate::{Covariance, GmLossConfig, GmLossError, GmLossOutput, validate};
+use crate::schedule::Iteration;
+use crate::{
+    Covariance, GmLossConfig, GmLossError, GmLossOutput, GmLossPerSample, Reduction, validate,
+};
 
 /// The Gaussian-mixture (GM) loss of Wan et al.: a classification head that holds one Gaussian
 /// per class and a loss that is cross-entropy with a likelihood margin plus a likelihood term.
@@ -81,11 +84,12 @@ pub struct GmLoss {
     /// The log-variances s = log v of the diagonal covariances, shape `[num_classes, feat_dim]`;
     /// `None` for [`Covariance::Identity`].
     pub log_variances: Option<Param<Tensor<2>>>,
-    alpha: f64,
-    lambda: f64,
-    priors: Option<Vec<f64>>,
-    variance_floor: f64,
-    check_values: bool,
+    /// The validated settings, priors normalised.
+    #[module(skip)]
+    config: GmLossConfig,
+    /// The training iteration t of the schedules.
+    #[module(skip)]
+    iteration: Iteration,
 }
 
 impl GmLoss {
@@ -99,12 +103,15 @@ impl GmLoss {
         Self {
             means,
             log_variances,
-            alpha: config.alpha,
-            lambda: config.lambda,
-            priors,
-            variance_floor: config.variance_floor,
-            check_values: config.check_values,
+            config: config.clone().with_priors(priors),
+            iteration: Iteration::default(),
         }
+    }
+
+    /// The settings this module was built with (priors normalised). Save it next to the weights
+    /// (`config().save(path)`) to rebuild the module before loading them.
+    pub fn config(&self) -> &GmLossConfig {
+        &self.config
     }
 
     /// K, the number of classes.
@@ -125,36 +132,84 @@ impl GmLoss {
         }
     }
 
-    /// The margin α.
+    /// The margin α at the current iteration.
     pub fn alpha(&self) -> f64 {
-        self.alpha
+        self.alpha_at(self.iteration())
     }
 
-    /// The likelihood weight λ.
+    /// The likelihood weight λ at the current iteration.
     pub fn lambda(&self) -> f64 {
-        self.lambda
+        self.lambda_at(self.iteration())
+    }
+
+    /// α at iteration `t`: the schedule's value, or the constant `alpha`.
+    pub fn alpha_at(&self, t: u64) -> f64 {
+        match &self.config.alpha_schedule {
+            Some(schedule) => schedule.value(t),
+            None => self.config.alpha,
+        }
+    }
+
+    /// λ at iteration `t`: the schedule's value, or the constant `lambda`.
+    pub fn lambda_at(&self, t: u64) -> f64 {
+        match &self.config.lambda_schedule {
+            Some(schedule) => schedule.value(t),
+            None => self.config.lambda,
+        }
+    }
+
+    /// The training iteration t that the α and λ schedules read.
+    ///
+    /// t starts at 0 and advances by one at every successful forward pass ([`forward`](Self::forward),
+    /// [`forward_no_reduction`](Self::forward_no_reduction) and their `try_` twins) whose
+    /// features live on an autodiff device, i.e. at every training step, whatever runs the loop
+    /// (burn-train's `TrainStep::step` takes `&self`: nothing else has to be done there).
+    /// Passes on plain devices — a `valid()` model in burn-train's validation — leave it alone.
+    ///
+    /// The counter is shared by the clones of the module (a data-parallel run advances it once
+    /// per device and step) and is not stored in records: after loading a checkpoint, restore it
+    /// with [`set_iteration`](Self::set_iteration).
+    pub fn iteration(&self) -> u64 {
+        self.iteration.get()
+    }
+
+    /// Sets the training iteration t (to resume a run; see [`iteration`](Self::iteration)).
+    pub fn set_iteration(&self, t: u64) {
+        self.iteration.set(t)
     }
 
     /// The normalised class priors π, or `None` for uniform priors.
     pub fn priors(&self) -> Option<&[f64]> {
-        self.priors.as_deref()
+        self.config.priors.as_deref()
     }
 
     /// The variance floor (used with [`Covariance::Diagonal`] only).
     pub fn variance_floor(&self) -> f64 {
-        self.variance_floor
+        self.config.variance_floor
     }
 
     /// Whether input values are checked on every call (see [`GmLossConfig::check_values`]).
     pub fn check_values(&self) -> bool {
-        self.check_values
+        self.config.check_values
+    }
+
+    /// The parameter group of the means, to give them their own learning rate or optimizer
+    /// (Burn's `ModuleLrScheduler::with_group`, `ModuleOptimizer::with_group`).
+    pub fn means_group(&self) -> ParamGroup {
+        ParamGroup::from_ids(vec![self.means.id])
+    }
+
+    /// The parameter group of the log-variances (empty for [`Covariance::Identity`]), to train
+    /// them more slowly than the rest, as the authors recommend.
+    pub fn log_variances_group(&self) -> ParamGroup {
+        ParamGroup::from_ids(self.log_variances.iter().map(|s| s.id).collect())
     }
 
     /// Computes the loss and its parts; panics on bad input.
     ///
     /// # Shapes
     /// - features: `[batch, feat_dim]`
-    /// - targets: `[batch]`, labels in `0..num_classes`
+    /// - targets: `[batch]`, labels in `0..num_classes` (or padding labels)
     ///
     /// # Panics
     /// With the message of the [`GmLossError`] that [`try_forward`](Self::try_forward) returns.
@@ -165,27 +220,89 @@ impl GmLoss {
 
     /// Computes L = L_cls + λ·L_lkd (see the [type docs](Self)) after checking the inputs.
     ///
-    /// Returns the loss, its two terms (batch means, shape `[1]`) and the inference logits
-    /// `[batch, num_classes]` (no margin), ready for an accuracy metric.
+    /// Returns the loss, its two terms (reduced as configured, shape `[1]`) and the inference
+    /// logits `[batch, num_classes]` (no margin), ready for an accuracy metric.
     pub fn try_forward(
         &self,
         features: Tensor<2>,
         targets: Tensor<1, Int>,
     ) -> Result<GmLossOutput, GmLossError> {
+        let (terms, t) = self.per_sample(features, targets)?;
+        let weighted = self.config.weights.is_some() || self.config.pad_tokens.is_some();
+        let reduce = |term: Tensor<1>| match self.config.reduction {
+            Reduction::Sum => term.sum(),
+            Reduction::Mean if !weighted => term.mean(),
+            Reduction::Mean => {
+                // Σ_i w_i ℓ_i / Σ_i w_i, and 0 when nothing is counted (all padding).
+                let total = terms.weights.clone().sum();
+                let empty = total.clone().equal_elem(0.0).float();
+                term.sum() / (total + empty)
+            }
+        };
+        let classification = reduce(terms.classification);
+        let likelihood = reduce(terms.likelihood);
+        let loss = classification.clone() + likelihood.clone() * self.lambda_at(t);
+        Ok(GmLossOutput {
+            loss,
+            classification,
+            likelihood,
+            logits: terms.logits,
+        })
+    }
+
+    /// The per-sample terms, before reduction; panics on bad input.
+    ///
+    /// # Shapes
+    /// - features: `[batch, feat_dim]`
+    /// - targets: `[batch]`
+    /// - output: terms and weights `[batch]`, logits `[batch, num_classes]`
+    pub fn forward_no_reduction(
+        &self,
+        features: Tensor<2>,
+        targets: Tensor<1, Int>,
+    ) -> GmLossPerSample {
+        self.try_forward_no_reduction(features, targets)
+            .unwrap_or_else(|err| panic!("{err}"))
+    }
+
+    /// [`forward_no_reduction`](Self::forward_no_reduction) after checking the inputs.
+    pub fn try_forward_no_reduction(
+        &self,
+        features: Tensor<2>,
+        targets: Tensor<1, Int>,
+    ) -> Result<GmLossPerSample, GmLossError> {
+        Ok(self.per_sample(features, targets)?.0)
+    }
+
+    /// The per-sample terms and the iteration t they were computed at.
+    fn per_sample(
+        &self,
+        features: Tensor<2>,
+        targets: Tensor<1, Int>,
+    ) -> Result<(GmLossPerSample, u64), GmLossError> {
         let batch = validate::feature_shape(&features, self.feat_dim())?;
         validate::target_shape(&targets, batch)?;
-        if self.check_values {
-            validate::values(&features, Some(&targets), self.num_classes())?;
+        // Padding samples are computed with label 0, then zeroed.
+        let padding = self.padding_mask(&targets);
+        let labels = match &padding {
+            Some(padding) => targets.mask_fill(padding.clone(), 0),
+            None => targets,
+        };
+        if self.config.check_values {
+            validate::values(&features, Some(&labels), self.num_classes())?;
         }
+        let t = self.iteration.advance(features.is_autodiff());
+        let alpha = self.alpha_at(t);
+        let num_classes = self.num_classes();
 
-        let y = targets.reshape([batch, 1]);
+        let y = labels.clone().reshape([batch, 1]);
         let gaussians = self.gaussians(&features);
         let d = gaussians.distances(features.clone());
         let logits = gaussians.log_weights.clone() - d.clone();
 
-        // ℓ = logits − α·d at the true class only.
-        let training_logits = if self.alpha > 0.0 {
-            let alpha_at_y = Tensor::<2>::full([batch, 1], self.alpha, like(&features));
+        // Training logits ℓ: the true-class distance widened by (1 + α).
+        let training_logits = if alpha > 0.0 {
+            let alpha_at_y = Tensor::<2>::full([batch, 1], alpha, like(&features));
             let margin = Tensor::<2>::zeros(logits.dims(), like(&features)).scatter(
                 1,
                 y.clone(),
@@ -196,26 +313,57 @@ impl GmLoss {
         } else {
             logits.clone()
         };
-        let classification = -log_softmax(training_logits, 1).gather(1, y.clone()).mean();
+        let log_p = log_softmax(training_logits, 1);
+
+        let class_weights = self.config.weights.as_ref().map(|w| {
+            Tensor::<1>::from_data(TensorData::new(w.clone(), [num_classes]), like(&features))
+        });
+        let weight_y = class_weights.clone().map(|w| w.select(0, labels.clone()));
+        let weighted = |term: Tensor<1>| match &weight_y {
+            Some(w) => term * w.clone(),
+            None => term,
+        };
+
+        // −Σ_k w_k q_ik log p_ik with q_i = (1 − ε)·onehot(y_i) + ε/K.
+        let mut classification = weighted(-log_p.clone().gather(1, y.clone()).reshape([batch]));
+        if let Some(eps) = self.config.smoothing.filter(|&eps| eps > 0.0) {
+            let spread = match class_weights {
+                Some(w) => log_p.matmul(w.reshape([num_classes, 1])),
+                None => log_p.sum_dim(1),
+            };
+            classification =
+                classification * (1.0 - eps) - spread.reshape([batch]) * (eps / num_classes as f64);
+        }
 
         // d_{i,y} + ½Λ_y.
-        let mut nll_y = d.gather(1, y.clone());
+        let mut likelihood = d.gather(1, y).reshape([batch]);
         if let Some(half_log_det) = gaussians.half_log_det {
-            let labels = y.reshape([batch]);
-            nll_y = nll_y
-                + half_log_det
-                    .reshape([-1])
-                    .select(0, labels)
-                    .reshape([batch, 1]);
+            likelihood = likelihood + half_log_det.reshape([num_classes]).select(0, labels);
         }
-        let likelihood = nll_y.mean();
+        let mut likelihood = weighted(likelihood);
 
-        let loss = classification.clone() + likelihood.clone() * self.lambda;
-        Ok(GmLossOutput {
-            loss,
+        let mut weights = weight_y.unwrap_or_else(|| Tensor::ones([batch], like(&features)));
+        if let Some(padding) = padding {
+            classification = classification.mask_fill(padding.clone(), 0.0);
+            likelihood = likelihood.mask_fill(padding.clone(), 0.0);
+            weights = weights.mask_fill(padding, 0.0);
+        }
+        let terms = GmLossPerSample {
             classification,
             likelihood,
+            weights,
             logits,
+        };
+        Ok((terms, t))
+    }
+
+    /// True where the label is one of the padding labels.
+    fn padding_mask(&self, targets: &Tensor<1, Int>) -> Option<Tensor<1, Bool>> {
+        self.config.pad_tokens.as_ref().and_then(|pad_tokens| {
+            pad_tokens
+                .iter()
+                .map(|&token| targets.clone().equal_elem(token as i64))
+                .reduce(|mask, other| mask.bool_or(other))
         })
     }
 
@@ -276,7 +424,7 @@ impl GmLoss {
 
     fn check_features(&self, features: &Tensor<2>) -> Result<(), GmLossError> {
         validate::feature_shape(features, self.feat_dim())?;
-        if self.check_values {
+        if self.config.check_values {
             validate::values(features, None, self.num_classes())?;
         }
         Ok(())
@@ -287,7 +435,7 @@ impl GmLoss {
     fn gaussians(&self, features: &Tensor<2>) -> Gaussians {
         let means = self.means.val();
         let [num_classes, _] = means.dims();
-        let log_priors = match &self.priors {
+        let log_priors = match &self.config.priors {
             Some(priors) => {
                 let log_priors: Vec<f64> = priors.iter().map(|p| p.ln()).collect();
                 Tensor::from_data(
@@ -306,7 +454,9 @@ impl GmLoss {
             },
             Some(log_variances) => {
                 // s = max(s, log floor) ⇔ v = max(exp(s), floor).
-                let s = log_variances.val().clamp_min(self.variance_floor.ln());
+                let s = log_variances
+                    .val()
+                    .clamp_min(self.config.variance_floor.ln());
                 let half_log_det = s.clone().sum_dim(1).reshape([1, num_classes]) * 0.5;
                 Gaussians {
                     means,
@@ -327,19 +477,39 @@ impl ModuleDisplay for GmLoss {
     }
 
     fn custom_content(&self, content: Content) -> Option<Content> {
-        let priors = match &self.priors {
-            Some(priors) => format!("{priors:?}"),
-            None => "uniform".to_string(),
+        let c = &self.config;
+        let show = |value: &dyn core::fmt::Debug| format!("{value:?}");
+        let alpha = match &c.alpha_schedule {
+            Some(schedule) => show(schedule),
+            None => show(&c.alpha),
         };
+        let lambda = match &c.lambda_schedule {
+            Some(schedule) => show(schedule),
+            None => show(&c.lambda),
+        };
+        let or_none = |value: Option<String>, none: &str| value.unwrap_or_else(|| none.to_string());
         content
             .add("num_classes", &self.num_classes())
             .add("feat_dim", &self.feat_dim())
-            .add("covariance", &format!("{:?}", self.covariance()))
-            .add("alpha", &self.alpha)
-            .add("lambda", &self.lambda)
-            .add("priors", &priors)
-            .add("variance_floor", &self.variance_floor)
-            .add("check_values", &self.check_values)
+            .add("covariance", &show(&self.covariance()))
+            .add("alpha", &alpha)
+            .add("lambda", &lambda)
+            .add(
+                "priors",
+                &or_none(c.priors.as_ref().map(|p| show(p)), "uniform"),
+            )
+            .add("variance_floor", &c.variance_floor)
+            .add("reduction", &show(&c.reduction))
+            .add(
+                "weights",
+                &or_none(c.weights.as_ref().map(|w| show(w)), "None"),
+            )
+            .add(
+                "pad_tokens",
+                &or_none(c.pad_tokens.as_ref().map(|p| show(p)), "None"),
+            )
+            .add("smoothing", &or_none(c.smoothing.map(|e| show(&e)), "None"))
+            .add("check_values", &c.check_values)
             .optional()
     }
 }

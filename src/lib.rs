@@ -52,12 +52,16 @@ mod config;
 mod error;
 mod gm_loss;
 mod output;
+mod reduction;
+mod schedule;
 mod validate;
 
 pub use config::{Covariance, GmLossConfig};
 pub use error::GmLossError;
 pub use gm_loss::GmLoss;
-pub use output::GmLossOutput;
+pub use output::{GmLossOutput, GmLossPerSample};
+pub use reduction::Reduction;
+pub use schedule::Schedule;
 
 /// The README's code blocks, compiled and run as doctests.
 #[cfg(doctest)]

@@ -103,7 +103,8 @@ fn zero_variance_floor_with_diagonal_covariance() {
 fn priors_of_wrong_length() {
     assert_config_error(
         GmLossConfig::new(3, 2).with_priors(Some(vec![0.5, 0.5])),
-        GmLossError::PriorsLength {
+        GmLossError::ClassVectorLength {
+            name: "priors",
             expected: 3,
             got: 2,
         },
@@ -117,7 +118,7 @@ fn non_positive_or_non_finite_priors() {
         let config = GmLossConfig::new(3, 2).with_priors(Some(vec![0.2, bad, 0.3]));
         let err = config.try_init(&Device::flex()).unwrap_err();
         assert!(
-            matches!(err, GmLossError::InvalidPrior { class: 1, value } if value.to_bits() == bad.to_bits()),
+            matches!(err, GmLossError::InvalidClassValue { name: "priors", class: 1, value } if value.to_bits() == bad.to_bits()),
             "{err:?}"
         );
         let message = format!("priors must be positive and finite, got {bad} for class 1");
