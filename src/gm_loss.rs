@@ -235,8 +235,8 @@ impl GmLoss {
             Reduction::Mean => {
                 // Σ_i w_i ℓ_i / Σ_i w_i, and 0 when nothing is counted (all padding).
                 let total = terms.weights.clone().sum();
-                let empty = total.clone().equal_elem(0.0).float();
-                term.sum() / (total + empty)
+                let nothing_counted = total.clone().equal_elem(0.0);
+                term.sum() / total.mask_fill(nothing_counted, 1.0)
             }
         };
         let classification = reduce(terms.classification);

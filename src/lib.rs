@@ -54,6 +54,8 @@ mod gm_loss;
 mod output;
 mod reduction;
 mod schedule;
+#[cfg(feature = "train")]
+mod train;
 mod validate;
 
 pub use config::{Covariance, GmLossConfig};
@@ -62,6 +64,8 @@ pub use gm_loss::GmLoss;
 pub use output::{GmLossOutput, GmLossPerSample};
 pub use reduction::Reduction;
 pub use schedule::Schedule;
+#[cfg(feature = "train")]
+pub use train::{GmClassificationOutput, GmTerm, GmTermMetric, GmTermsInput};
 
 /// The README's code blocks, compiled and run as doctests.
 #[cfg(doctest)]

@@ -38,6 +38,7 @@ fn problem(diagonal: bool) -> Problem {
         lambda: 0.1,
         priors: Some(vec![0.1, 0.4, 0.3, 0.2]),
         floor: 1e-4,
+        options: Default::default(),
     }
 }
 

@@ -43,6 +43,7 @@ fn random_problem(
         lambda,
         priors: priors.then(|| (0..k).map(|_| rng.random_range(0.1..1.0)).collect()),
         floor: 1e-4,
+        options: Default::default(),
     }
 }
 

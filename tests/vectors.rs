@@ -37,6 +37,7 @@ fn problem(log_var: Option<Vec<Vec<f64>>>, alpha: f64, priors: Option<Vec<f64>>)
         lambda: LAMBDA,
         priors,
         floor: 1e-4,
+        options: Default::default(),
     }
 }
 
@@ -188,6 +189,7 @@ fn t7_stability_far_feature() {
         lambda: 0.01,
         priors: None,
         floor: 1e-4,
+        options: Default::default(),
     };
     let want = [232.6, 1321.0, 245.81];
     let want_d = [1220.5, 1321.0, 1332.0];

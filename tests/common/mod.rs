@@ -112,6 +112,14 @@ pub fn crate_loss(problem: &reference::Problem, dtype: DType, device: &Device) -
         .with_covariance(covariance)
         .with_priors(problem.priors.clone())
         .with_variance_floor(problem.floor)
+        .with_weights(problem.options.weights.clone())
+        .with_pad_tokens(problem.options.pad_tokens.clone())
+        .with_smoothing((problem.options.smoothing > 0.0).then_some(problem.options.smoothing))
+        .with_reduction(if problem.options.sum {
+            gm_loss::Reduction::Sum
+        } else {
+            gm_loss::Reduction::Mean
+        })
         .init_with(
             tensor2(&problem.mu, dtype, device),
             problem.log_var.as_ref().map(|s| tensor2(s, dtype, device)),

@@ -20,6 +20,29 @@ pub struct Problem {
     /// Unnormalised priors; `None` for uniform.
     pub priors: Option<Vec<f64>>,
     pub floor: f64,
+    /// The options of the training-integration issue; default: none of them.
+    pub options: Options,
+}
+
+/// Class weights, padding labels, label smoothing and the reduction.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// w_k; `None` for all 1.
+    pub weights: Option<Vec<f64>>,
+    /// Labels of samples that count nowhere.
+    pub pad_tokens: Option<Vec<usize>>,
+    /// ε of the smoothed target q_ik = (1 − ε)[k = y_i] + ε/K.
+    pub smoothing: f64,
+    /// Sum instead of the (weighted) mean.
+    pub sum: bool,
+}
+
+/// Per-sample terms, weighted, 0 for padding.
+#[derive(Debug, Clone)]
+pub struct PerSample {
+    pub classification: Vec<f64>,
+    pub likelihood: Vec<f64>,
+    pub weights: Vec<f64>,
 }
 
 /// Everything the crate computes, in f64.
@@ -82,17 +105,65 @@ impl Problem {
         (r.0, r.1, r.0 + self.lambda * r.1)
     }
 
-    fn evaluate_values(&self) -> (f64, f64, Vec<Vec<f64>>, Vec<Vec<f64>>) {
-        let (b, k, dim) = (self.batch(), self.classes(), self.dim());
-        let v = self.variances();
-        let half_log_det: Vec<f64> = v
+    fn is_padding(&self, i: usize) -> bool {
+        self.options
+            .pad_tokens
+            .as_ref()
+            .is_some_and(|pads| pads.contains(&self.y[i]))
+    }
+
+    fn class_weight(&self, k: usize) -> f64 {
+        self.options.weights.as_ref().map_or(1.0, |w| w[k])
+    }
+
+    /// The per-sample terms with all options.
+    pub fn per_sample(&self) -> PerSample {
+        let (b, k) = (self.batch(), self.classes());
+        let (d, logits) = self.distances_and_logits();
+        let half_log_det = self.half_log_det();
+        let eps = self.options.smoothing;
+        let mut out = PerSample {
+            classification: vec![0.0; b],
+            likelihood: vec![0.0; b],
+            weights: vec![0.0; b],
+        };
+        for i in 0..b {
+            if self.is_padding(i) {
+                continue;
+            }
+            let y = self.y[i];
+            let train: Vec<f64> = (0..k)
+                .map(|c| logits[i][c] - if c == y { self.alpha * d[i][c] } else { 0.0 })
+                .collect();
+            let max = train.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+            let lse = max + train.iter().map(|t| (t - max).exp()).sum::<f64>().ln();
+            // −Σ_c w_c q_ic log p_ic.
+            let mut cls = 0.0;
+            for c in 0..k {
+                let q = (1.0 - eps) * if c == y { 1.0 } else { 0.0 } + eps / k as f64;
+                cls -= self.class_weight(c) * q * (train[c] - lse);
+            }
+            out.classification[i] = cls;
+            out.likelihood[i] = self.class_weight(y) * (d[i][y] + half_log_det[y]);
+            out.weights[i] = self.class_weight(y);
+        }
+        out
+    }
+
+    fn half_log_det(&self) -> Vec<f64> {
+        self.variances()
             .iter()
             .map(|row| 0.5 * row.iter().map(|v| v.ln()).sum::<f64>())
-            .collect();
+            .collect()
+    }
+
+    fn distances_and_logits(&self) -> (Vec<Vec<f64>>, Vec<Vec<f64>>) {
+        let (b, k, dim) = (self.batch(), self.classes(), self.dim());
+        let v = self.variances();
+        let half_log_det = self.half_log_det();
         let log_pi = self.log_priors();
         let mut d = vec![vec![0.0; k]; b];
         let mut logits = vec![vec![0.0; k]; b];
-        let (mut cls, mut lkd) = (0.0, 0.0);
         for i in 0..b {
             for c in 0..k {
                 let mut q = 0.0;
@@ -103,20 +174,38 @@ impl Problem {
                 d[i][c] = 0.5 * q;
                 logits[i][c] = log_pi[c] - half_log_det[c] - d[i][c];
             }
-            let y = self.y[i];
-            let train: Vec<f64> = (0..k)
-                .map(|c| logits[i][c] - if c == y { self.alpha * d[i][c] } else { 0.0 })
-                .collect();
-            let max = train.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-            let lse = max + train.iter().map(|t| (t - max).exp()).sum::<f64>().ln();
-            cls += lse - train[y];
-            lkd += d[i][y] + half_log_det[y];
         }
-        (cls / b as f64, lkd / b as f64, d, logits)
+        (d, logits)
     }
 
-    /// Values and the closed-form gradients of spec §3.
+    fn evaluate_values(&self) -> (f64, f64, Vec<Vec<f64>>, Vec<Vec<f64>>) {
+        let (d, logits) = self.distances_and_logits();
+        let terms = self.per_sample();
+        let reduce = |values: &[f64]| {
+            let total: f64 = values.iter().sum();
+            let count: f64 = terms.weights.iter().sum();
+            match (self.options.sum, count) {
+                (true, _) => total,
+                (false, c) if c == 0.0 => 0.0,
+                (false, c) => total / c,
+            }
+        };
+        (
+            reduce(&terms.classification),
+            reduce(&terms.likelihood),
+            d,
+            logits,
+        )
+    }
+
+    /// Values and the closed-form gradients of spec §3 (which cover the loss without weights,
+    /// padding, smoothing or sum; use [`Self::finite_difference_gradients`] with those).
     pub fn evaluate(&self) -> Reference {
+        let o = &self.options;
+        assert!(
+            o.weights.is_none() && o.pad_tokens.is_none() && o.smoothing == 0.0 && !o.sum,
+            "the closed-form gradients cover the plain loss only"
+        );
         let (b, k, dim) = (self.batch(), self.classes(), self.dim());
         let (classification, likelihood, d, logits) = self.evaluate_values();
         let v = self.variances();
@@ -188,5 +277,37 @@ impl Problem {
             grad_mu,
             grad_log_var,
         }
+    }
+}
+
+impl Problem {
+    /// Central finite differences of the reference loss L with respect to x, μ and s (when
+    /// diagonal), step `h`.
+    pub fn finite_difference_gradients(&self, h: f64) -> [Vec<f64>; 3] {
+        let loss = |p: &Problem| p.loss_terms().2;
+        let blocks: [fn(&mut Problem) -> Option<&mut Vec<Vec<f64>>>; 3] = [
+            |p| Some(&mut p.x),
+            |p| Some(&mut p.mu),
+            |p| p.log_var.as_mut(),
+        ];
+        blocks.map(|block| {
+            let mut p = self.clone();
+            let Some(rows) = block(&mut p).map(|m| (m.len(), m[0].len())) else {
+                return Vec::new();
+            };
+            let mut grads = Vec::new();
+            for i in 0..rows.0 {
+                for j in 0..rows.1 {
+                    let orig = block(&mut p).unwrap()[i][j];
+                    block(&mut p).unwrap()[i][j] = orig + h;
+                    let plus = loss(&p);
+                    block(&mut p).unwrap()[i][j] = orig - h;
+                    let minus = loss(&p);
+                    block(&mut p).unwrap()[i][j] = orig;
+                    grads.push((plus - minus) / (2.0 * h));
+                }
+            }
+            grads
+        })
     }
 }
