@@ -40,7 +40,9 @@ use crate::{
 ///   [`Covariance::Diagonal`]. The variance used is v = max(exp(s), variance_floor).
 ///
 /// α, λ, the priors and the floor are constants: they are not trained and not stored in
-/// records (save the [`GmLossConfig`] next to the weights, as for any Burn module).
+/// records (save the [`GmLossConfig`] next to the weights, as for any Burn module). To train the
+/// means or the log-variances at their own learning rate, use [`means_group`](Self::means_group)
+/// and [`log_variances_group`](Self::log_variances_group) with Burn's `ModuleLrScheduler`.
 ///
 /// # Implementation notes: deviations from the authors' Caffe layer
 ///
@@ -60,8 +62,25 @@ use crate::{
 ///    identity covariance is that default with the variance fixed at 1.
 /// 5. **Means initialised N(0, 2/D)** (Caffe's MSRA filler of the CIFAR-100 model); the MNIST
 ///    prototxts use Xavier. Choose with [`GmLossConfig::initializer`].
-/// 6. **α is a constant of the module.** Caffe's step-up schedule of α, the `block_mul_grad`,
-///    `ignore_zero` and `metric: L1/IP` options are not part of this module.
+/// 6. **Schedules.** α and λ may follow a [`Schedule`](crate::Schedule) of the iteration t;
+///    Caffe's `STEPUP` policy is [`Schedule::StepUp`](crate::Schedule::StepUp). As in Caffe, t is
+///    not saved with the weights (restore it with [`set_iteration`](Self::set_iteration)).
+///    Caffe's `block_mul_grad`, `ignore_zero` and `metric: L1/IP` options are not offered.
+///
+/// # Options of `CrossEntropyLoss`
+///
+/// [`GmLossConfig::weights`], [`GmLossConfig::pad_tokens`] and [`GmLossConfig::smoothing`] work
+/// as in Burn's `CrossEntropyLoss`. Per sample, with class weights w, smoothed target
+/// q_ik = (1 − ε)·[k = y_i] + ε/K and p_i = softmax(ℓ_i):
+///
+/// ```text
+/// cls_i = −Σ_k w_k q_ik log p_ik        (= −w_{y_i} log p_{i,y_i} without smoothing)
+/// lkd_i = w_{y_i} (d_{i,y_i} + ½ Λ_{y_i})
+/// Mean:  L_cls = Σ_i cls_i / Σ_i w_{y_i},   L_lkd = Σ_i lkd_i / Σ_i w_{y_i}   (0 if nothing counts)
+/// Sum:   L_cls = Σ_i cls_i,                 L_lkd = Σ_i lkd_i
+/// ```
+///
+/// where padding samples are left out of every sum. The margin stays on the true class only.
 ///
 /// Distances come from matrix products, ‖x‖² − 2 x·μᵀ + ‖μ‖² (with 1/v weights for the
 /// diagonal case), clamped at 0 against cancellation; no `[B, K, D]` tensor is ever formed, so

@@ -390,3 +390,63 @@ fn check_values_off_skips_value_checks_only() {
         );
     }
 }
+
+#[test]
+fn class_weights_of_wrong_length_or_value() {
+    assert_config_error(
+        GmLossConfig::new(3, 2).with_weights(Some(vec![1.0; 4])),
+        GmLossError::ClassVectorLength {
+            name: "weights",
+            expected: 3,
+            got: 4,
+        },
+        "weights must have one entry per class (3), got 4",
+    );
+    for bad in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+        let config = GmLossConfig::new(3, 2).with_weights(Some(vec![1.0, 1.0, bad]));
+        let err = config.try_init(&Device::flex()).unwrap_err();
+        assert!(
+            matches!(err, GmLossError::InvalidClassValue { name: "weights", class: 2, value } if value.to_bits() == bad.to_bits()),
+            "{err:?}"
+        );
+        let message = format!("weights must be positive and finite, got {bad} for class 2");
+        assert_eq!(panic_message(|| config.init(&Device::flex())), message);
+    }
+}
+
+#[test]
+fn smoothing_outside_zero_one() {
+    for bad in [-0.1, 1.5, f64::NAN] {
+        let config = GmLossConfig::new(3, 2).with_smoothing(Some(bad));
+        let err = config.try_init(&Device::flex()).unwrap_err();
+        let message = format!("smoothing must be in [0, 1], got {bad}");
+        assert_eq!(err.to_string(), message);
+        assert_eq!(panic_message(|| config.init(&Device::flex())), message);
+    }
+}
+
+/// Padding labels may lie outside `0..K`; every other label is still checked.
+#[test]
+fn padding_labels_are_exempt_from_the_range_check() {
+    for (_, device) in devices() {
+        let loss = GmLossConfig::new(3, 2)
+            .with_pad_tokens(Some(vec![99]))
+            .init(&device);
+        let x = features(vec![0.5, -0.5, 1.0, 2.0, 0.0, 1.0], 3, &device);
+        assert!(
+            loss.try_forward(x.clone(), Tensor::from_ints([2, 99, 0], &device))
+                .is_ok()
+        );
+        let err = loss
+            .try_forward(x, Tensor::from_ints([99, 5, 0], &device))
+            .unwrap_err();
+        assert_eq!(
+            err,
+            GmLossError::LabelOutOfRange {
+                sample: 1,
+                label: 5,
+                num_classes: 3
+            }
+        );
+    }
+}

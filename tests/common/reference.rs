@@ -184,10 +184,12 @@ impl Problem {
         let reduce = |values: &[f64]| {
             let total: f64 = values.iter().sum();
             let count: f64 = terms.weights.iter().sum();
-            match (self.options.sum, count) {
-                (true, _) => total,
-                (false, c) if c == 0.0 => 0.0,
-                (false, c) => total / c,
+            if self.options.sum {
+                total
+            } else if count == 0.0 {
+                0.0
+            } else {
+                total / count
             }
         };
         (
@@ -285,7 +287,8 @@ impl Problem {
     /// diagonal), step `h`.
     pub fn finite_difference_gradients(&self, h: f64) -> [Vec<f64>; 3] {
         let loss = |p: &Problem| p.loss_terms().2;
-        let blocks: [fn(&mut Problem) -> Option<&mut Vec<Vec<f64>>>; 3] = [
+        type Block = fn(&mut Problem) -> Option<&mut Vec<Vec<f64>>>;
+        let blocks: [Block; 3] = [
             |p| Some(&mut p.x),
             |p| Some(&mut p.mu),
             |p| p.log_var.as_mut(),
