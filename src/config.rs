@@ -196,7 +196,8 @@ impl GmLossConfig {
     }
 }
 
-fn check_non_negative(name: &'static str, value: f64) -> Result<(), GmLossError> {
+/// `value` must be finite and ≥ 0.
+pub(crate) fn check_non_negative(name: &'static str, value: f64) -> Result<(), GmLossError> {
     if value.is_finite() && value >= 0.0 {
         Ok(())
     } else {

@@ -3,6 +3,7 @@
 use burn::config::Config;
 
 use crate::GmLossError;
+use crate::config::check_non_negative;
 
 /// A value as a function of the training iteration t = 0, 1, 2, ... (see
 /// [`GmLoss::iteration`](crate::GmLoss::iteration) for what counts as an iteration).
@@ -65,17 +66,7 @@ impl Schedule {
 
     /// Checks the parameters; `name` is `"alpha"` or `"lambda"`, used in the error.
     pub(crate) fn validate(&self, name: &'static str) -> Result<(), GmLossError> {
-        let non_negative = |value: f64| {
-            if value.is_finite() && value >= 0.0 {
-                Ok(())
-            } else {
-                Err(GmLossError::InvalidHyperParameter {
-                    name,
-                    value,
-                    expected: "finite and >= 0 at every iteration",
-                })
-            }
-        };
+        let non_negative = |value: f64| check_non_negative(name, value);
         let at_least_one = |steps: usize| {
             if steps >= 1 {
                 Ok(())

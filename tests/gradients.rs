@@ -5,41 +5,11 @@
 mod common;
 
 use burn::tensor::DType;
-use common::reference::Problem;
+use common::reference::{Problem, small_problem};
 use common::{ErrorStats, devices, flat, labels, run_crate, tensor2};
 
 fn problem(diagonal: bool) -> Problem {
-    // Fixed, asymmetric values; no two classes tie.
-    let x = vec![
-        vec![0.3, -1.2, 0.8],
-        vec![1.1, 0.4, -0.5],
-        vec![-0.7, 0.9, 1.6],
-        vec![0.2, 0.1, -1.3],
-        vec![-1.5, -0.6, 0.35],
-    ];
-    let mu = vec![
-        vec![0.5, -0.9, 0.2],
-        vec![1.0, 0.7, -0.8],
-        vec![-0.4, 1.2, 1.1],
-        vec![-1.1, -0.3, -0.6],
-    ];
-    let log_var = vec![
-        vec![0.2, -0.4, 0.1],
-        vec![-0.3, 0.5, 0.0],
-        vec![0.6, -0.1, -0.7],
-        vec![0.05, 0.3, -0.2],
-    ];
-    Problem {
-        x,
-        y: vec![0, 1, 2, 3, 1],
-        mu,
-        log_var: diagonal.then_some(log_var),
-        alpha: 0.3,
-        lambda: 0.1,
-        priors: Some(vec![0.1, 0.4, 0.3, 0.2]),
-        floor: 1e-4,
-        options: Default::default(),
-    }
+    small_problem(diagonal, vec![0, 1, 2, 3, 1, 2])
 }
 
 /// The crate's loss value in f64 for `problem` (no gradients).

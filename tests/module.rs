@@ -226,6 +226,9 @@ fn display_shows_the_settings() {
         "lambda: 0.05",
         "priors: [0.1, 0.1",
         "variance_floor: 0.001",
+        "reduction: Mean",
+        "smoothing: None",
+        "check_values: true",
     ] {
         assert!(shown.contains(part), "{part:?} missing from {shown}");
     }

@@ -9,41 +9,14 @@ mod common;
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::prelude::*;
 use burn::tensor::{DType, Distribution, Tolerance};
-use common::reference::{Options, Problem};
+use common::reference::{Options, Problem, small_problem};
 use common::{ErrorStats, crate_loss, devices, labels, run_crate, tensor2, values};
 use gm_loss::{GmLossConfig, Reduction};
 
 fn base_problem(diagonal: bool, alpha: f64, y: Vec<usize>) -> Problem {
-    let x = vec![
-        vec![0.3, -1.2, 0.8],
-        vec![1.1, 0.4, -0.5],
-        vec![-0.7, 0.9, 1.6],
-        vec![0.2, 0.1, -1.3],
-        vec![-1.5, -0.6, 0.35],
-        vec![0.9, -0.2, 0.1],
-    ];
-    let mu = vec![
-        vec![0.5, -0.9, 0.2],
-        vec![1.0, 0.7, -0.8],
-        vec![-0.4, 1.2, 1.1],
-        vec![-1.1, -0.3, -0.6],
-    ];
-    let log_var = vec![
-        vec![0.2, -0.4, 0.1],
-        vec![-0.3, 0.5, 0.0],
-        vec![0.6, -0.1, -0.7],
-        vec![0.05, 0.3, -0.2],
-    ];
     Problem {
-        x,
-        y,
-        mu,
-        log_var: diagonal.then_some(log_var),
         alpha,
-        lambda: 0.1,
-        priors: Some(vec![0.1, 0.4, 0.3, 0.2]),
-        floor: 1e-4,
-        options: Options::default(),
+        ..small_problem(diagonal, y)
     }
 }
 

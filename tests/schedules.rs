@@ -71,11 +71,11 @@ fn invalid_schedules_are_rejected() {
                 end: 0.1,
                 steps: 10,
             },
-            "alpha must be finite and >= 0 at every iteration, got -0.1",
+            "alpha must be finite and >= 0, got -0.1",
         ),
         (
             Schedule::Constant { value: f64::NAN },
-            "alpha must be finite and >= 0 at every iteration, got NaN",
+            "alpha must be finite and >= 0, got NaN",
         ),
     ];
     for (schedule, message) in cases {

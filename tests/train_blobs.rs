@@ -239,5 +239,29 @@ fn gm_head_trains_with_supervised_training() {
             "μ_{k} is nearest the centroid of class {nearest}"
         );
     }
+
+    // The two terms were logged as metrics, per batch, in both splits; the classification term
+    // fell from the first epoch to the last.
+    let epoch_mean = |split: &str, epoch: usize, file: &str| -> f64 {
+        let path = dir.join(split).join(format!("epoch-{epoch}")).join(file);
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path:?}: {e}"));
+        let values: Vec<f64> = text
+            .lines()
+            .map(|line| line.split(',').next().unwrap().parse().unwrap())
+            .collect();
+        assert!(!values.is_empty(), "{path:?} is empty");
+        values.iter().sum::<f64>() / values.len() as f64
+    };
+    for split in ["train", "valid"] {
+        for file in ["GM_Classification_Term.log", "GM_Likelihood_Term.log"] {
+            assert!(epoch_mean(split, EPOCHS, file).is_finite());
+        }
+    }
+    let (first, last) = (
+        epoch_mean("train", 1, "GM_Classification_Term.log"),
+        epoch_mean("train", EPOCHS, "GM_Classification_Term.log"),
+    );
+    eprintln!("train classification term: epoch 1 {first:.4}, epoch {EPOCHS} {last:.4}");
+    assert!(last < first);
     std::fs::remove_dir_all(&dir).ok();
 }

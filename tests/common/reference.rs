@@ -314,3 +314,39 @@ impl Problem {
         })
     }
 }
+
+/// A fixed, asymmetric problem with B = 6, K = 4, D = 3 (no two classes tie), priors
+/// [0.1, 0.4, 0.3, 0.2], α = 0.3, λ = 0.1, for gradient and option tests.
+pub fn small_problem(diagonal: bool, y: Vec<usize>) -> Problem {
+    let x = vec![
+        vec![0.3, -1.2, 0.8],
+        vec![1.1, 0.4, -0.5],
+        vec![-0.7, 0.9, 1.6],
+        vec![0.2, 0.1, -1.3],
+        vec![-1.5, -0.6, 0.35],
+        vec![0.9, -0.2, 0.1],
+    ];
+    let mu = vec![
+        vec![0.5, -0.9, 0.2],
+        vec![1.0, 0.7, -0.8],
+        vec![-0.4, 1.2, 1.1],
+        vec![-1.1, -0.3, -0.6],
+    ];
+    let log_var = vec![
+        vec![0.2, -0.4, 0.1],
+        vec![-0.3, 0.5, 0.0],
+        vec![0.6, -0.1, -0.7],
+        vec![0.05, 0.3, -0.2],
+    ];
+    Problem {
+        x,
+        y,
+        mu,
+        log_var: diagonal.then_some(log_var),
+        alpha: 0.3,
+        lambda: 0.1,
+        priors: Some(vec![0.1, 0.4, 0.3, 0.2]),
+        floor: 1e-4,
+        options: Options::default(),
+    }
+}
