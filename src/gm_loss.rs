@@ -2,7 +2,7 @@
 
 use burn::module::{Content, DisplaySettings, Module, ModuleDisplay, Param, ParamGroup};
 use burn::tensor::activation::log_softmax;
-use burn::tensor::{Bool, IndexingUpdateOp, Int, Tensor, TensorCreationOptions, TensorData};
+use burn::tensor::{Bool, DType, IndexingUpdateOp, Int, Tensor, TensorCreationOptions, TensorData};
 
 use crate::schedule::Iteration;
 use crate::{
@@ -310,6 +310,7 @@ impl GmLoss {
         if self.config.check_values {
             validate::values(&features, Some(&labels), self.num_classes())?;
         }
+        let features = self.in_compute_dtype(features);
         let t = self.iteration.advance(features.is_autodiff());
         let alpha = self.alpha_at(t);
         let num_classes = self.num_classes();
@@ -399,7 +400,7 @@ impl GmLoss {
 
     /// [`logits`](Self::logits) after checking the features.
     pub fn try_logits(&self, features: Tensor<2>) -> Result<Tensor<2>, GmLossError> {
-        self.check_features(&features)?;
+        let features = self.checked_features(features)?;
         let gaussians = self.gaussians(&features);
         let d = gaussians.distances(features);
         Ok(gaussians.log_weights - d)
@@ -418,7 +419,7 @@ impl GmLoss {
 
     /// [`distances`](Self::distances) after checking the features.
     pub fn try_distances(&self, features: Tensor<2>) -> Result<Tensor<2>, GmLossError> {
-        self.check_features(&features)?;
+        let features = self.checked_features(features)?;
         Ok(self.gaussians(&features).distances(features))
     }
 
@@ -441,18 +442,32 @@ impl GmLoss {
         Ok(logits.argmax(1).reshape([batch]))
     }
 
-    fn check_features(&self, features: &Tensor<2>) -> Result<(), GmLossError> {
-        validate::feature_shape(features, self.feat_dim())?;
+    /// Checks the features and casts them to the compute dtype.
+    fn checked_features(&self, features: Tensor<2>) -> Result<Tensor<2>, GmLossError> {
+        validate::feature_shape(&features, self.feat_dim())?;
         if self.config.check_values {
-            validate::values(features, None, self.num_classes())?;
+            validate::values(&features, None, self.num_classes())?;
         }
-        Ok(())
+        Ok(self.in_compute_dtype(features))
+    }
+
+    /// The features in the dtype the loss computes in: the wider of the features' and the
+    /// parameters' float types, and at least f32, so half-precision (f16, bf16) features and
+    /// parameters are accumulated in f32. The outputs come in that dtype; gradients flow back
+    /// through the casts in the inputs' own dtypes.
+    fn in_compute_dtype(&self, features: Tensor<2>) -> Tensor<2> {
+        let dtype = match (features.dtype(), self.means.dtype()) {
+            (DType::F64, _) | (_, DType::F64) => DType::F64,
+            _ => DType::F32,
+        };
+        cast(features, dtype)
     }
 
     /// The per-class quantities every method needs, in the dtype and on the device of the
-    /// features.
+    /// features (already in the compute dtype).
     fn gaussians(&self, features: &Tensor<2>) -> Gaussians {
-        let means = self.means.val();
+        let dtype = features.dtype();
+        let means = cast(self.means.val(), dtype);
         let [num_classes, _] = means.dims();
         let log_priors = match &self.config.priors {
             Some(priors) => {
@@ -473,9 +488,7 @@ impl GmLoss {
             },
             Some(log_variances) => {
                 // s = max(s, log floor) ⇔ v = max(exp(s), floor).
-                let s = log_variances
-                    .val()
-                    .clamp_min(self.config.variance_floor.ln());
+                let s = cast(log_variances.val(), dtype).clamp_min(self.config.variance_floor.ln());
                 let half_log_det = s.clone().sum_dim(1).reshape([1, num_classes]) * 0.5;
                 Gaussians {
                     means,
@@ -533,6 +546,15 @@ impl ModuleDisplay for GmLoss {
     }
 }
 
+/// `tensor` in `dtype` (no-op when it already is).
+fn cast(tensor: Tensor<2>, dtype: DType) -> Tensor<2> {
+    if tensor.dtype() == dtype {
+        tensor
+    } else {
+        tensor.cast(dtype)
+    }
+}
+
 /// Creation options for a new tensor with the dtype and on the device of `tensor`.
 fn like(tensor: &Tensor<2>) -> TensorCreationOptions {
     TensorCreationOptions::new(tensor.device()).with_dtype(tensor.dtype())
@@ -554,21 +576,29 @@ impl Gaussians {
     /// d_ik from matrix products, clamped at 0:
     /// identity: ½‖x‖² + ½‖μ_k‖² − x·μ_k;
     /// diagonal: ½ x²·(1/v_k) + ½ Σ_j μ_kj²/v_kj − x·(μ_k/v_k).
+    ///
+    /// Both sides are first centred on the mean of the means, c: d is invariant to a common
+    /// shift, and the expansion then cancels ‖x − c‖² and ‖μ − c‖² instead of ‖x‖² and ‖μ‖²,
+    /// so features and means far from the origin keep their precision. c is a constant for
+    /// autodiff (exact, since d does not depend on it).
     fn distances(&self, x: Tensor<2>) -> Tensor<2> {
         let [num_classes, _] = self.means.dims();
+        let centre = self.means.clone().detach().mean_dim(0);
+        let x = x - centre.clone();
+        let means = self.means.clone() - centre;
         let (x_term, mu_term, cross) = match &self.inverse_variances {
             None => (
                 x.clone().square().sum_dim(1),
-                self.means.clone().square().sum_dim(1),
-                x.matmul(self.means.clone().transpose()),
+                means.clone().square().sum_dim(1),
+                x.matmul(means.clone().transpose()),
             ),
             Some(inverse_variances) => {
-                let scaled_means = self.means.clone() * inverse_variances.clone();
+                let scaled_means = means.clone() * inverse_variances.clone();
                 (
                     x.clone()
                         .square()
                         .matmul(inverse_variances.clone().transpose()),
-                    (scaled_means.clone() * self.means.clone()).sum_dim(1),
+                    (scaled_means.clone() * means.clone()).sum_dim(1),
                     x.matmul(scaled_means.transpose()),
                 )
             }
