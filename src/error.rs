@@ -135,4 +135,22 @@ pub enum GmLossError {
         /// What the backend reported.
         reason: String,
     },
+
+    /// A configuration file could not be read or parsed.
+    #[error("could not load the GmLossConfig from {path}: {reason}")]
+    ConfigFile {
+        /// The file.
+        path: String,
+        /// What went wrong.
+        reason: String,
+    },
+
+    /// A weights file could not be read, or does not fit the configuration (shapes, covariance).
+    #[error("could not load GmLoss weights from {path}: {reason}")]
+    RecordFile {
+        /// The file.
+        path: String,
+        /// What went wrong, as Burn's record loader reports it.
+        reason: String,
+    },
 }

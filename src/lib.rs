@@ -52,6 +52,7 @@ mod config;
 mod error;
 mod gm_loss;
 mod output;
+mod persist;
 mod reduction;
 mod schedule;
 #[cfg(feature = "train")]
