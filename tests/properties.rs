@@ -190,8 +190,8 @@ proptest! {
             sigma.swap(i, (state >> 33) as usize % (i + 1));
         }
         let mut p = c.clone();
-        for k in 0..c.k {
-            let (to, from) = (sigma[k] * c.d, k * c.d);
+        for (k, &sigma_k) in sigma.iter().enumerate() {
+            let (to, from) = (sigma_k * c.d, k * c.d);
             p.mu[to..to + c.d].copy_from_slice(&c.mu[from..from + c.d]);
             if let (Some(dst), Some(src)) = (p.log_var.as_mut(), c.log_var.as_ref()) {
                 dst[to..to + c.d].copy_from_slice(&src[from..from + c.d]);

@@ -55,14 +55,22 @@ fn bad_saved_state_gives_typed_errors() {
         .unwrap();
     copy_weights("k4");
     let err = GmLoss::try_load(stem("k4"), &device).unwrap_err();
-    let GmLossError::RecordFile { reason, .. } = &err else { panic!("{err:?}") };
-    assert!(reason.contains("shape mismatch") && reason.contains("[4, 2]") && reason.contains("[3, 2]"), "{reason}");
+    let GmLossError::RecordFile { reason, .. } = &err else {
+        panic!("{err:?}")
+    };
+    assert!(
+        reason.contains("shape mismatch") && reason.contains("[4, 2]") && reason.contains("[3, 2]"),
+        "{reason}"
+    );
 
     // Covariance: diagonal weights under an identity configuration (an extra tensor).
     GmLossConfig::new(3, 2).save(stem("identity.json")).unwrap();
     copy_weights("identity");
     let err = GmLoss::try_load(stem("identity"), &device).unwrap_err();
-    assert!(err.to_string().contains("Unused tensors") && err.to_string().contains("log_variances"), "{err}");
+    assert!(
+        err.to_string().contains("Unused tensors") && err.to_string().contains("log_variances"),
+        "{err}"
+    );
 
     // Invalid values in the JSON.
     let json = std::fs::read_to_string(stem("k3.json")).unwrap();
@@ -82,9 +90,15 @@ fn bad_saved_state_gives_typed_errors() {
     // Malformed JSON, missing file, truncated weights.
     std::fs::write(stem("malformed.json"), "{\"num_classes\": ").unwrap();
     let err = GmLossConfig::try_load(stem("malformed.json")).unwrap_err();
-    assert!(matches!(&err, GmLossError::ConfigFile { path, .. } if path.ends_with("malformed.json")), "{err:?}");
+    assert!(
+        matches!(&err, GmLossError::ConfigFile { path, .. } if path.ends_with("malformed.json")),
+        "{err:?}"
+    );
     let err = GmLoss::try_load(stem("absent"), &device).unwrap_err();
-    assert!(matches!(&err, GmLossError::ConfigFile { path, .. } if path.ends_with("absent.json")), "{err:?}");
+    assert!(
+        matches!(&err, GmLossError::ConfigFile { path, .. } if path.ends_with("absent.json")),
+        "{err:?}"
+    );
     std::fs::copy(stem("k3.json"), stem("truncated.json")).unwrap();
     let bytes = std::fs::read(stem("k3.bpk")).unwrap();
     for cut in [0, 10, bytes.len() / 2, bytes.len() - 1] {
@@ -118,7 +132,7 @@ fn concurrent_forward_passes_match_sequential_ones() {
         let batches: Vec<(Tensor<2>, Tensor<1, Int>)> = (0..8)
             .map(|i| {
                 let x = Tensor::<2>::random([32, 16], Distribution::Normal(0.0, 2.0), &device);
-                let y: Vec<i32> = (0..32).map(|j| ((i + j) % 10) as i32).collect();
+                let y: Vec<i32> = (0..32).map(|j| (i + j) % 10).collect();
                 (x, Tensor::from_ints(y.as_slice(), &device))
             })
             .collect();
@@ -173,7 +187,9 @@ fn train_collapsing(seed: u64, floor: f64, steps: usize) -> (Vec<f64>, f64) {
     let mut history = Vec::with_capacity(steps);
     let mut min_log_variance = f64::INFINITY;
     for _ in 0..steps {
-        let out = model.head.forward(model.layer.forward(x.clone()), y.clone());
+        let out = model
+            .head
+            .forward(model.layer.forward(x.clone()), y.clone());
         history.push(values(&out.loss)[0]);
         let grads = GradientsParams::from_grads(out.loss.backward(), &model);
         // A decaying rate damps the optimizer noise that would otherwise keep the features
@@ -197,7 +213,10 @@ fn learned_covariance_stays_bounded() {
     for seed in [1, 2, 3] {
         let (floored, s_floored) = train_collapsing(seed, floor, steps);
         let (unfloored, s_unfloored) = train_collapsing(seed, 1e-30, steps);
-        eprintln!("min log-variance: {s_floored:.2} with the floor (log floor {:.2}), {s_unfloored:.2} without", floor.ln());
+        eprintln!(
+            "min log-variance: {s_floored:.2} with the floor (log floor {:.2}), {s_unfloored:.2} without",
+            floor.ln()
+        );
         let min = |h: &[f64]| h.iter().cloned().fold(f64::INFINITY, f64::min);
         eprintln!(
             "seed {seed}: floor 1e-4: first {:.3}, last {:.3}, min {:.3} (bound {bound:.3}) | floor 1e-30: last {:.3}, min {:.3}",
@@ -207,12 +226,24 @@ fn learned_covariance_stays_bounded() {
             unfloored[steps - 1],
             min(&unfloored)
         );
-        assert!(floored.iter().all(|l| l.is_finite()), "seed {seed}: non-finite loss");
-        assert!(min(&floored) >= bound - 1e-3, "seed {seed}: below the bound");
+        assert!(
+            floored.iter().all(|l| l.is_finite()),
+            "seed {seed}: non-finite loss"
+        );
+        assert!(
+            min(&floored) >= bound - 1e-3,
+            "seed {seed}: below the bound"
+        );
         // The run did reach the collapse the floor guards against: it ends near the bound...
-        assert!(floored[steps - 1] < bound + 1.0, "seed {seed}: never approached the floor");
+        assert!(
+            floored[steps - 1] < bound + 1.0,
+            "seed {seed}: never approached the floor"
+        );
         // ... and without the floor the same run goes past it, still falling.
-        assert!(min(&unfloored) < bound, "seed {seed}: no runaway without a floor");
+        assert!(
+            min(&unfloored) < bound,
+            "seed {seed}: no runaway without a floor"
+        );
         assert!(s_unfloored < floor.ln(), "seed {seed}");
     }
 }
