@@ -83,9 +83,19 @@ use crate::{
 /// where padding samples are left out of every sum. The margin stays on the true class only.
 ///
 /// Distances come from matrix products, ‖x‖² − 2 x·μᵀ + ‖μ‖² (with 1/v weights for the
-/// diagonal case), clamped at 0 against cancellation; no `[B, K, D]` tensor is ever formed, so
-/// memory grows as O(B·K + K·D). The cross-entropy uses a max-shifted log-softmax, so distances
-/// in the thousands give finite losses and gradients.
+/// diagonal case) after centring x and μ on the mean of the means, clamped at 0 against
+/// cancellation; no `[B, K, D]` tensor is ever formed, so memory grows as O(B·K + K·D). The
+/// cross-entropy uses a max-shifted log-softmax, so distances in the thousands give finite
+/// losses and gradients. Everything is computed in at least f32: f16/bf16 features or parameters
+/// are cast up (the outputs are f32; gradients flow back in the inputs' dtypes).
+///
+/// # Learned covariances
+///
+/// With [`Covariance::Diagonal`], L_lkd = d + ½Λ is unbounded below: scaling features, means and
+/// covariances together lowers Λ without end (spec §8.1). The variance floor bounds the loss,
+/// L ≥ λ·½·D·log(floor); a variance at the floor receives no gradient. Recommended: the default
+/// floor 1e-4 (relative to the features' scale), λ ≤ 0.1, log-variances trained ~10× slower
+/// ([`log_variances_group`](Self::log_variances_group)), or the identity covariance.
 ///
 /// # Input checks
 ///
