@@ -102,9 +102,10 @@ use crate::{
 /// Every method checks shapes (free) and, unless [`GmLossConfig::check_values`] is off, values:
 /// features finite and, for the loss, labels in `0..K`. The value checks run on the device and
 /// cost **one device-to-host read per call**. Measured on `flex` (2-core CPU,
-/// `cargo bench --bench validation`): 30–40 µs per call, lost in the noise (< 3%) of a
-/// forward+backward pass at (B, D, K) = (256, 512, 1000), about 14% of one at (128, 64, 10). The `try_` methods return the [`GmLossError`]; the
-/// others panic with its message.
+/// `cargo bench --bench validation`, checks on vs off in the same run): about 10–40 µs per call;
+/// at (B, D, K) = (256, 512, 1000) the difference stayed within the run-to-run noise of a
+/// forward+backward pass (−0.5% to +11% over four runs), at (128, 64, 10) it was 2–14%. The
+/// `try_` methods return the [`GmLossError`]; the others panic with its message.
 #[derive(Module, Debug)]
 #[module(custom_display)]
 pub struct GmLoss {
