@@ -454,7 +454,7 @@ impl GmLoss {
     }
 
     /// Checks the features and casts them to the compute dtype.
-    fn checked_features(&self, features: Tensor<2>) -> Result<Tensor<2>, GmLossError> {
+    pub(crate) fn checked_features(&self, features: Tensor<2>) -> Result<Tensor<2>, GmLossError> {
         validate::feature_shape(&features, self.feat_dim())?;
         if self.config.check_values {
             validate::values(&features, None, self.num_classes())?;
@@ -476,7 +476,7 @@ impl GmLoss {
 
     /// The per-class quantities every method needs, in the dtype and on the device of the
     /// features (already in the compute dtype).
-    fn gaussians(&self, features: &Tensor<2>) -> Gaussians {
+    pub(crate) fn gaussians(&self, features: &Tensor<2>) -> Gaussians {
         let dtype = features.dtype();
         let means = cast(self.means.val(), dtype);
         let [num_classes, _] = means.dims();
@@ -572,15 +572,15 @@ fn like(tensor: &Tensor<2>) -> TensorCreationOptions {
 }
 
 /// μ, 1/v, ½Λ and log π − ½Λ for all classes.
-struct Gaussians {
+pub(crate) struct Gaussians {
     /// μ, `[K, D]`.
     means: Tensor<2>,
     /// 1/v, `[K, D]`; `None` for the identity covariance.
     inverse_variances: Option<Tensor<2>>,
     /// ½Λ_k, `[1, K]`; `None` for the identity covariance.
-    half_log_det: Option<Tensor<2>>,
+    pub(crate) half_log_det: Option<Tensor<2>>,
     /// log π_k − ½Λ_k, `[1, K]`.
-    log_weights: Tensor<2>,
+    pub(crate) log_weights: Tensor<2>,
 }
 
 impl Gaussians {
@@ -592,7 +592,7 @@ impl Gaussians {
     /// shift, and the expansion then cancels ‖x − c‖² and ‖μ − c‖² instead of ‖x‖² and ‖μ‖²,
     /// so features and means far from the origin keep their precision. c is a constant for
     /// autodiff (exact, since d does not depend on it).
-    fn distances(&self, x: Tensor<2>) -> Tensor<2> {
+    pub(crate) fn distances(&self, x: Tensor<2>) -> Tensor<2> {
         let [num_classes, _] = self.means.dims();
         let centre = self.means.clone().detach().mean_dim(0);
         let x = x - centre.clone();

@@ -19,7 +19,8 @@
 //! ```
 //!
 //! At inference the same parameters give the logits log π_k − ½ log|Σ_k| − d_ik, predictions,
-//! and distances to every class Gaussian.
+//! distances to every class Gaussian, and feature log-likelihoods that flag abnormal inputs
+//! ([`detect`]); [`attack`] has FGSM and PGD to test that on adversarial ones.
 //!
 //! ## Backends
 //!
@@ -48,9 +49,12 @@
 //! assert_eq!(output.logits.dims(), [32, 10]);
 //! ```
 
+pub mod attack;
 mod config;
+pub mod detect;
 mod error;
 mod gm_loss;
+mod likelihood;
 mod output;
 mod persist;
 mod reduction;
