@@ -1,5 +1,7 @@
 //! L∞ attacks for evaluating robustness and detection: FGSM and iterated PGD/BIM, generic over
 //! any model given as a closure from an input batch to logits (or over any objective).
+//!
+//! Needs the crate feature `autodiff` (input gradients).
 
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Distribution, Int, Tensor};

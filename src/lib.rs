@@ -20,7 +20,8 @@
 //!
 //! At inference the same parameters give the logits log π_k − ½ log|Σ_k| − d_ik, predictions,
 //! distances to every class Gaussian, and feature log-likelihoods that flag abnormal inputs
-//! ([`detect`]); [`attack`] has FGSM and PGD to test that on adversarial ones.
+//! ([`detect`]); the `attack` module (feature `autodiff`) has FGSM and PGD to test that on
+//! adversarial ones.
 //!
 //! ## Backends
 //!
@@ -49,6 +50,7 @@
 //! assert_eq!(output.logits.dims(), [32, 10]);
 //! ```
 
+#[cfg(feature = "autodiff")]
 pub mod attack;
 mod config;
 pub mod detect;

@@ -2,8 +2,8 @@
 //!
 //! Shape checks are free (they read dimensions only). Value checks — features finite, labels in
 //! `0..K` — run as reductions on the device (all finite, min and max label) and read back **one**
-//! tensor of three integers: a single device-to-host synchronisation per call. Only when a flag is set is the offending
-//! tensor read back in full, to name the first bad value in the error.
+//! tensor of three integers: a single device-to-host synchronisation per call. Only when a check
+//! fails is the offending tensor read back in full, to name the first bad value in the error.
 
 use burn::tensor::{Int, Tensor};
 
@@ -40,6 +40,8 @@ pub(crate) fn values(
 ) -> Result<(), GmLossError> {
     let mut summary = vec![features.clone().is_finite().all().int()];
     if let Some(targets) = targets {
+        // One dtype for the concatenation, whatever int dtype the labels use.
+        summary[0] = summary[0].clone().cast(targets.dtype());
         summary.push(targets.clone().min());
         summary.push(targets.clone().max());
     }
