@@ -2,6 +2,7 @@
 
 use burn::tensor::Tensor;
 
+use crate::gm_loss::Gaussians;
 use crate::{GmLoss, GmLossError};
 
 impl GmLoss {
@@ -20,11 +21,8 @@ impl GmLoss {
     pub fn try_log_likelihood(&self, features: Tensor<2>) -> Result<Tensor<2>, GmLossError> {
         let features = self.checked_features(features)?;
         let gaussians = self.gaussians(&features);
-        let mut log_density = -gaussians.distances(features) - self.half_log_two_pi();
-        if let Some(half_log_det) = gaussians.half_log_det {
-            log_density = log_density - half_log_det;
-        }
-        Ok(log_density)
+        let d = gaussians.distances(features);
+        Ok(self.log_densities(&gaussians, d))
     }
 
     /// The score of the paper's abnormal-input test: log N(x_i; μ_ŷ, Σ_ŷ) for the predicted class
@@ -49,16 +47,8 @@ impl GmLoss {
         let gaussians = self.gaussians(&features);
         let d = gaussians.distances(features);
         let predicted = (gaussians.log_weights.clone() - d.clone()).argmax(1);
-        // log N at ŷ = −d_ŷ − ½Λ_ŷ − (D/2)log 2π.
-        let mut score = -d.gather(1, predicted.clone()).reshape([batch]) - self.half_log_two_pi();
-        if let Some(half_log_det) = gaussians.half_log_det {
-            let [_, num_classes] = half_log_det.dims();
-            score = score
-                - half_log_det
-                    .reshape([num_classes])
-                    .select(0, predicted.reshape([batch]));
-        }
-        Ok(score)
+        let log_densities = self.log_densities(&gaussians, d);
+        Ok(log_densities.gather(1, predicted).reshape([batch]))
     }
 
     /// The mixture log-likelihood log Σ_k π_k N(x_i; μ_k, Σ_k), computed as a max-shifted
@@ -87,6 +77,15 @@ impl GmLoss {
         let max = terms.clone().max_dim(1);
         let log_sum = (terms - max.clone()).exp().sum_dim(1).log();
         Ok((max + log_sum).reshape([batch]) - self.half_log_two_pi())
+    }
+
+    /// log N(x_i; μ_k, Σ_k) = −d_ik − ½Λ_k − (D/2)·log 2π from the distances.
+    fn log_densities(&self, gaussians: &Gaussians, d: Tensor<2>) -> Tensor<2> {
+        let log_density = -d - self.half_log_two_pi();
+        match &gaussians.half_log_det {
+            Some(half_log_det) => log_density - half_log_det.clone(),
+            None => log_density,
+        }
     }
 
     /// (D/2)·log 2π.
