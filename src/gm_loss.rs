@@ -331,16 +331,14 @@ impl GmLoss {
         let d = gaussians.distances(features.clone());
         let logits = gaussians.log_weights.clone() - d.clone();
 
-        // Training logits ℓ: the true-class distance widened by (1 + α).
+        let d_y = d.gather(1, y.clone());
+
+        // Training logits ℓ: the true-class distance widened by (1 + α), i.e. −α·d_{i,y} added
+        // at column y only (one scatter; no [B, K] mask).
         let training_logits = if alpha > 0.0 {
-            let alpha_at_y = Tensor::<2>::full([batch, 1], alpha, like(&features));
-            let margin = Tensor::<2>::zeros(logits.dims(), like(&features)).scatter(
-                1,
-                y.clone(),
-                alpha_at_y,
-                IndexingUpdateOp::Add,
-            );
-            logits.clone() - d.clone() * margin
+            logits
+                .clone()
+                .scatter(1, y.clone(), d_y.clone() * -alpha, IndexingUpdateOp::Add)
         } else {
             logits.clone()
         };
@@ -367,7 +365,7 @@ impl GmLoss {
         }
 
         // d_{i,y} + ½Λ_y.
-        let mut likelihood = d.gather(1, y).reshape([batch]);
+        let mut likelihood = d_y.reshape([batch]);
         if let Some(half_log_det) = gaussians.half_log_det {
             likelihood = likelihood + half_log_det.reshape([num_classes]).select(0, labels);
         }
@@ -411,9 +409,7 @@ impl GmLoss {
 
     /// [`logits`](Self::logits) after checking the features.
     pub fn try_logits(&self, features: Tensor<2>) -> Result<Tensor<2>, GmLossError> {
-        let features = self.checked_features(features)?;
-        let gaussians = self.gaussians(&features);
-        let d = gaussians.distances(features);
+        let (gaussians, d) = self.checked_distances(features)?;
         Ok(gaussians.log_weights - d)
     }
 
@@ -430,8 +426,7 @@ impl GmLoss {
 
     /// [`distances`](Self::distances) after checking the features.
     pub fn try_distances(&self, features: Tensor<2>) -> Result<Tensor<2>, GmLossError> {
-        let features = self.checked_features(features)?;
-        Ok(self.gaussians(&features).distances(features))
+        Ok(self.checked_distances(features)?.1)
     }
 
     /// The predicted class argmax_k [log π_k − ½ Λ_k − d_ik]; panics on bad input.
@@ -454,12 +449,24 @@ impl GmLoss {
     }
 
     /// Checks the features and casts them to the compute dtype.
-    pub(crate) fn checked_features(&self, features: Tensor<2>) -> Result<Tensor<2>, GmLossError> {
+    fn checked_features(&self, features: Tensor<2>) -> Result<Tensor<2>, GmLossError> {
         validate::feature_shape(&features, self.feat_dim())?;
         if self.config.check_values {
             validate::values(&features, None, self.num_classes())?;
         }
         Ok(self.in_compute_dtype(features))
+    }
+
+    /// Checks the features, then returns the Gaussians and the distances d_ik `[batch, K]`: the
+    /// start of every inference method.
+    pub(crate) fn checked_distances(
+        &self,
+        features: Tensor<2>,
+    ) -> Result<(Gaussians, Tensor<2>), GmLossError> {
+        let features = self.checked_features(features)?;
+        let gaussians = self.gaussians(&features);
+        let d = gaussians.distances(features);
+        Ok((gaussians, d))
     }
 
     /// The features in the dtype the loss computes in: the wider of the features' and the

@@ -19,9 +19,7 @@ impl GmLoss {
 
     /// [`log_likelihood`](Self::log_likelihood) after checking the features.
     pub fn try_log_likelihood(&self, features: Tensor<2>) -> Result<Tensor<2>, GmLossError> {
-        let features = self.checked_features(features)?;
-        let gaussians = self.gaussians(&features);
-        let d = gaussians.distances(features);
+        let (gaussians, d) = self.checked_distances(features)?;
         Ok(self.log_densities(&gaussians, d))
     }
 
@@ -42,10 +40,8 @@ impl GmLoss {
         &self,
         features: Tensor<2>,
     ) -> Result<Tensor<1>, GmLossError> {
-        let features = self.checked_features(features)?;
-        let [batch, _] = features.dims();
-        let gaussians = self.gaussians(&features);
-        let d = gaussians.distances(features);
+        let (gaussians, d) = self.checked_distances(features)?;
+        let [batch, _] = d.dims();
         let predicted = (gaussians.log_weights.clone() - d.clone()).argmax(1);
         let log_densities = self.log_densities(&gaussians, d);
         Ok(log_densities.gather(1, predicted).reshape([batch]))
@@ -68,11 +64,9 @@ impl GmLoss {
         &self,
         features: Tensor<2>,
     ) -> Result<Tensor<1>, GmLossError> {
-        let features = self.checked_features(features)?;
-        let [batch, _] = features.dims();
-        let gaussians = self.gaussians(&features);
+        let (gaussians, d) = self.checked_distances(features)?;
+        let [batch, _] = d.dims();
         // log π_k + log N_k = (log π_k − ½Λ_k − d_ik) − (D/2)log 2π.
-        let d = gaussians.distances(features);
         let terms = gaussians.log_weights - d;
         let max = terms.clone().max_dim(1);
         let log_sum = (terms - max.clone()).exp().sum_dim(1).log();
