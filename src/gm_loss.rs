@@ -82,12 +82,35 @@ use crate::{
 ///
 /// where padding samples are left out of every sum. The margin stays on the true class only.
 ///
-/// Distances come from matrix products, ‖x‖² − 2 x·μᵀ + ‖μ‖² (with 1/v weights for the
+/// Distances come from matrix products, ½‖x‖² − x·μᵀ + ½‖μ‖² (with 1/v weights for the
 /// diagonal case) after centring x and μ on the mean of the means, clamped at 0 against
 /// cancellation; no `[B, K, D]` tensor is ever formed, so memory grows as O(B·K + K·D). The
 /// cross-entropy uses a max-shifted log-softmax, so distances in the thousands give finite
 /// losses and gradients. Everything is computed in at least f32: f16/bf16 features or parameters
 /// are cast up (the outputs are f32; gradients flow back in the inputs' dtypes).
+///
+/// # The training path
+///
+/// On an autodiff device, [`forward`](Self::forward) does not let autodiff record the
+/// classification term step by step. It computes that term's gradients by hand (spec §3:
+/// softmax minus target, scaled by the margin, then the chain rule through the distances) from
+/// three matrix products — x̃·μ̃ᵀ forward, E·μ̃ and Eᵀ·x̃ for the gradients, twice that for the
+/// diagonal covariance: the products `Linear` + cross-entropy needs — and hands them to
+/// autodiff as constants. The likelihood term (`[B, D]` work, from x − μ_y) stays on autodiff,
+/// and `loss` = `classification` + λ·`likelihood` is built from both graphs, so that
+/// `loss.backward()` consumes every recorded node (a graph left unconsumed would stay attached
+/// to the parameters, one per step; tested). The values and first-order gradients of `loss`,
+/// `classification` and `likelihood` are those of the plain path (tested to f32 precision for
+/// every option, on every backend). It is faster and smaller than plain autodiff when the
+/// products dominate (B, K in the thousands), not at small sizes: see BENCHMARKS.md. What
+/// differs from plain autodiff:
+/// - the gradients are computed during the forward pass (a loss that is never backpropagated
+///   still pays for them; validation on `model.valid()` does not take this path);
+/// - they are not themselves differentiable (**no second-order gradients**);
+/// - [`GmLossOutput::logits`] carries no gradient; [`logits`](Self::logits) does.
+///
+/// [`forward_no_reduction`](Self::forward_no_reduction) is plain autodiff throughout, if you need
+/// either.
 ///
 /// # Learned covariances
 ///
@@ -102,9 +125,10 @@ use crate::{
 /// Every method checks shapes (free) and, unless [`GmLossConfig::check_values`] is off, values:
 /// features finite and, for the loss, labels in `0..K`. The value checks run on the device and
 /// cost **one device-to-host read per call**. Measured on `flex` (2-core CPU,
-/// `cargo bench --bench validation`, checks on vs off in the same run): about 10–40 µs per call;
-/// at (B, D, K) = (256, 512, 1000) the difference stayed within the run-to-run noise of a
-/// forward+backward pass (−0.5% to +11% over four runs), at (128, 64, 10) it was 2–14%. The
+/// `cargo bench --bench validation`, checks on vs off in the same run, forward + backward):
+/// about 1 ms (+14%) for the identity covariance and +3.5% for the diagonal one at
+/// (B, D, K) = (256, 512, 1000), 13 µs (+14%, +5%) at (128, 64, 10). Turn them off with
+/// [`GmLossConfig::with_check_values`] where that matters and the inputs are known good. The
 /// `try_` methods return the [`GmLossError`]; the others panic with its message.
 #[derive(Module, Debug)]
 #[module(custom_display)]
@@ -257,26 +281,25 @@ impl GmLoss {
         features: Tensor<2>,
         targets: Tensor<1, Int>,
     ) -> Result<GmLossOutput, GmLossError> {
-        let (terms, t) = self.per_sample(features, targets)?;
-        let weighted = self.config.weights.is_some() || self.config.pad_tokens.is_some();
-        let reduce = |term: Tensor<1>| match self.config.reduction {
-            Reduction::Sum => term.sum(),
-            Reduction::Mean if !weighted => term.mean(),
-            Reduction::Mean => {
-                // Σ_i w_i ℓ_i / Σ_i w_i, and 0 when nothing is counted (all padding).
-                let total = terms.weights.clone().sum();
-                let nothing_counted = total.clone().equal_elem(0.0);
-                term.sum() / total.mask_fill(nothing_counted, 1.0)
-            }
+        let prepared = self.prepare(features, targets)?;
+        let lambda = self.lambda_at(prepared.t);
+        let training = prepared.features.is_autodiff() || self.means.val().is_autodiff();
+        let (loss, classification, likelihood, logits) = if training {
+            // Training: the classification term's gradient by hand, from three matrix
+            // products; the likelihood term on autodiff (fused.rs).
+            self.fused_terms(prepared, lambda)
+        } else {
+            let terms = self.terms(prepared);
+            let classification = self.reduce(terms.classification, &terms.weights);
+            let likelihood = self.reduce(terms.likelihood, &terms.weights);
+            let loss = classification.clone() + likelihood.clone() * lambda;
+            (loss, classification, likelihood, terms.logits)
         };
-        let classification = reduce(terms.classification);
-        let likelihood = reduce(terms.likelihood);
-        let loss = classification.clone() + likelihood.clone() * self.lambda_at(t);
         Ok(GmLossOutput {
             loss,
             classification,
             likelihood,
-            logits: terms.logits,
+            logits,
         })
     }
 
@@ -310,6 +333,19 @@ impl GmLoss {
         features: Tensor<2>,
         targets: Tensor<1, Int>,
     ) -> Result<(GmLossPerSample, u64), GmLossError> {
+        let prepared = self.prepare(features, targets)?;
+        let t = prepared.t;
+        let terms = self.terms(prepared);
+        Ok((terms, t))
+    }
+
+    /// What every loss path starts from: checked inputs in the compute dtype, the schedules
+    /// advanced.
+    pub(crate) fn prepare(
+        &self,
+        features: Tensor<2>,
+        targets: Tensor<1, Int>,
+    ) -> Result<Prepared, GmLossError> {
         let batch = validate::feature_shape(&features, self.feat_dim())?;
         validate::target_shape(&targets, batch)?;
         // Padding samples are computed with label 0, then zeroed.
@@ -323,14 +359,98 @@ impl GmLoss {
         }
         let features = self.in_compute_dtype(features);
         let t = self.iteration.advance(features.is_autodiff());
-        let alpha = self.alpha_at(t);
-        let num_classes = self.num_classes();
+        Ok(Prepared {
+            batch,
+            y: labels.clone().reshape([batch, 1]),
+            labels,
+            padding,
+            features,
+            t,
+            alpha: self.alpha_at(t),
+        })
+    }
 
-        let y = labels.clone().reshape([batch, 1]);
+    /// The class weight w_{y_i} of every sample, `[batch]`, if class weights are configured.
+    pub(crate) fn label_weights(&self, prepared: &Prepared) -> Option<Tensor<1>> {
+        self.config.weights.as_ref().map(|w| {
+            Tensor::<1>::from_data(
+                TensorData::new(w.clone(), [self.num_classes()]),
+                like(&prepared.features),
+            )
+            .select(0, prepared.labels.clone())
+        })
+    }
+
+    /// Per-sample L_lkd terms w_{y_i}·(d_{i,y_i} + ½Λ_{y_i}) (0 for padding) and the weights
+    /// w_{y_i} (0 for padding) the mean reduction divides by.
+    ///
+    /// d_{i,y_i} is computed from the difference x_i − μ_{y_i} itself (`[batch, D]` work, no
+    /// cancellation), so both loss paths share it and it is differentiated by autodiff.
+    pub(crate) fn likelihood_terms(&self, prepared: &Prepared) -> (Tensor<1>, Tensor<1>) {
+        let batch = prepared.batch;
+        let dtype = prepared.features.dtype();
+        let labels = prepared.labels.clone();
+        let r = prepared.features.clone() - cast(self.means.val(), dtype).select(0, labels.clone());
+        let mut likelihood = match &self.log_variances {
+            None => r.square().sum_dim(1),
+            Some(s) => {
+                // s_y floored, as in v = max(exp(s), floor).
+                let s_y = cast(s.val(), dtype)
+                    .select(0, labels)
+                    .clamp_min(self.config.variance_floor.ln());
+                (r.square() * s_y.clone().neg().exp()).sum_dim(1) + s_y.sum_dim(1)
+            }
+        }
+        .reshape([batch])
+            * 0.5;
+        let weight_y = self.label_weights(prepared);
+        if let Some(w) = &weight_y {
+            likelihood = likelihood * w.clone();
+        }
+        let mut weights =
+            weight_y.unwrap_or_else(|| Tensor::ones([batch], like(&prepared.features)));
+        if let Some(padding) = &prepared.padding {
+            likelihood = likelihood.mask_fill(padding.clone(), 0.0);
+            weights = weights.mask_fill(padding.clone(), 0.0);
+        }
+        (likelihood, weights)
+    }
+
+    /// The reduction of a per-sample term: Σ_i ℓ_i, or Σ_i w_i ℓ_i / Σ_i w_i (0 when nothing is
+    /// counted), the plain mean without class weights or padding (the terms are already
+    /// weighted).
+    pub(crate) fn reduce(&self, term: Tensor<1>, weights: &Tensor<1>) -> Tensor<1> {
+        let weighted = self.config.weights.is_some() || self.config.pad_tokens.is_some();
+        match self.config.reduction {
+            Reduction::Sum => term.sum(),
+            Reduction::Mean if !weighted => term.mean(),
+            Reduction::Mean => term.sum() / self.mean_divisor(weights),
+        }
+    }
+
+    /// Σ_i w_i, or 1 when it is 0 (all padding).
+    pub(crate) fn mean_divisor(&self, weights: &Tensor<1>) -> Tensor<1> {
+        let total = weights.clone().sum();
+        let nothing_counted = total.clone().equal_elem(0.0);
+        total.mask_fill(nothing_counted, 1.0)
+    }
+
+    /// The per-sample terms of a prepared batch, differentiated step by step by autodiff.
+    fn terms(&self, prepared: Prepared) -> GmLossPerSample {
+        let (likelihood, weights) = self.likelihood_terms(&prepared);
+        let Prepared {
+            batch,
+            labels,
+            y,
+            padding,
+            features,
+            alpha,
+            ..
+        } = prepared;
         let gaussians = self.gaussians(&features);
         let d = gaussians.distances(features.clone());
+        let num_classes = self.num_classes();
         let logits = gaussians.log_weights.clone() - d.clone();
-
         let d_y = d.gather(1, y.clone());
 
         // Training logits ℓ: the true-class distance widened by (1 + α), i.e. −α·d_{i,y} added
@@ -338,7 +458,7 @@ impl GmLoss {
         let training_logits = if alpha > 0.0 {
             logits
                 .clone()
-                .scatter(1, y.clone(), d_y.clone() * -alpha, IndexingUpdateOp::Add)
+                .scatter(1, y.clone(), d_y * -alpha, IndexingUpdateOp::Add)
         } else {
             logits.clone()
         };
@@ -348,13 +468,12 @@ impl GmLoss {
             Tensor::<1>::from_data(TensorData::new(w.clone(), [num_classes]), like(&features))
         });
         let weight_y = class_weights.clone().map(|w| w.select(0, labels.clone()));
-        let weighted = |term: Tensor<1>| match &weight_y {
-            Some(w) => term * w.clone(),
-            None => term,
-        };
 
         // −Σ_k w_k q_ik log p_ik with q_i = (1 − ε)·onehot(y_i) + ε/K.
-        let mut classification = weighted(-log_p.clone().gather(1, y.clone()).reshape([batch]));
+        let mut classification = -log_p.clone().gather(1, y.clone()).reshape([batch]);
+        if let Some(w) = weight_y {
+            classification = classification * w;
+        }
         if let Some(eps) = self.config.smoothing.filter(|&eps| eps > 0.0) {
             let spread = match class_weights {
                 Some(w) => log_p.matmul(w.reshape([num_classes, 1])),
@@ -363,27 +482,15 @@ impl GmLoss {
             classification =
                 classification * (1.0 - eps) - spread.reshape([batch]) * (eps / num_classes as f64);
         }
-
-        // d_{i,y} + ½Λ_y.
-        let mut likelihood = d_y.reshape([batch]);
-        if let Some(half_log_det) = gaussians.half_log_det {
-            likelihood = likelihood + half_log_det.reshape([num_classes]).select(0, labels);
-        }
-        let mut likelihood = weighted(likelihood);
-
-        let mut weights = weight_y.unwrap_or_else(|| Tensor::ones([batch], like(&features)));
         if let Some(padding) = padding {
-            classification = classification.mask_fill(padding.clone(), 0.0);
-            likelihood = likelihood.mask_fill(padding.clone(), 0.0);
-            weights = weights.mask_fill(padding, 0.0);
+            classification = classification.mask_fill(padding, 0.0);
         }
-        let terms = GmLossPerSample {
+        GmLossPerSample {
             classification,
             likelihood,
             weights,
             logits,
-        };
-        Ok((terms, t))
+        }
     }
 
     /// True where the label is one of the padding labels.
@@ -427,6 +534,19 @@ impl GmLoss {
     /// [`distances`](Self::distances) after checking the features.
     pub fn try_distances(&self, features: Tensor<2>) -> Result<Tensor<2>, GmLossError> {
         Ok(self.checked_distances(features)?.1)
+    }
+
+    /// The class variances in use, v_kj = max(exp(s_kj), variance_floor) for
+    /// [`Covariance::Diagonal`], all ones for [`Covariance::Identity`]: Σ_k = diag(v_k).
+    /// (`log_variances` holds s unfloored; this is what the loss and the densities use.)
+    ///
+    /// # Shapes
+    /// - output: `[num_classes, feat_dim]`
+    pub fn variances(&self) -> Tensor<2> {
+        match &self.log_variances {
+            None => self.means.val().ones_like(),
+            Some(s) => s.val().clamp_min(self.config.variance_floor.ln()).exp(),
+        }
     }
 
     /// The predicted class argmax_k [log π_k − ½ Λ_k − d_ik]; panics on bad input.
@@ -481,22 +601,25 @@ impl GmLoss {
         cast(features, dtype)
     }
 
+    /// log π_k, `[K]`, a constant tensor with `options`.
+    pub(crate) fn log_priors(&self, options: TensorCreationOptions) -> Tensor<1> {
+        let num_classes = self.num_classes();
+        match &self.config.priors {
+            Some(priors) => {
+                let log_priors: Vec<f64> = priors.iter().map(|p| p.ln()).collect();
+                Tensor::from_data(TensorData::new(log_priors, [num_classes]), options)
+            }
+            None => Tensor::full([num_classes], -(num_classes as f64).ln(), options),
+        }
+    }
+
     /// The per-class quantities every method needs, in the dtype and on the device of the
     /// features (already in the compute dtype).
     pub(crate) fn gaussians(&self, features: &Tensor<2>) -> Gaussians {
         let dtype = features.dtype();
         let means = cast(self.means.val(), dtype);
         let [num_classes, _] = means.dims();
-        let log_priors = match &self.config.priors {
-            Some(priors) => {
-                let log_priors: Vec<f64> = priors.iter().map(|p| p.ln()).collect();
-                Tensor::from_data(
-                    TensorData::new(log_priors, [1, num_classes]),
-                    like(features),
-                )
-            }
-            None => Tensor::full([1, num_classes], -(num_classes as f64).ln(), like(features)),
-        };
+        let log_priors = self.log_priors(like(features)).reshape([1, num_classes]);
         match &self.log_variances {
             None => Gaussians {
                 means,
@@ -565,7 +688,7 @@ impl ModuleDisplay for GmLoss {
 }
 
 /// `tensor` in `dtype` (no-op when it already is).
-fn cast(tensor: Tensor<2>, dtype: DType) -> Tensor<2> {
+pub(crate) fn cast(tensor: Tensor<2>, dtype: DType) -> Tensor<2> {
     if tensor.dtype() == dtype {
         tensor
     } else {
@@ -574,14 +697,31 @@ fn cast(tensor: Tensor<2>, dtype: DType) -> Tensor<2> {
 }
 
 /// Creation options for a new tensor with the dtype and on the device of `tensor`.
-fn like(tensor: &Tensor<2>) -> TensorCreationOptions {
+pub(crate) fn like(tensor: &Tensor<2>) -> TensorCreationOptions {
     TensorCreationOptions::new(tensor.device()).with_dtype(tensor.dtype())
+}
+
+/// A checked batch, shared by the loss paths.
+pub(crate) struct Prepared {
+    pub(crate) batch: usize,
+    /// The labels, padding replaced by 0, `[batch]`.
+    pub(crate) labels: Tensor<1, Int>,
+    /// The labels as `[batch, 1]`, for gathers and scatters.
+    pub(crate) y: Tensor<2, Int>,
+    /// True for padding samples.
+    pub(crate) padding: Option<Tensor<1, Bool>>,
+    /// The features in the compute dtype.
+    pub(crate) features: Tensor<2>,
+    /// The iteration this call counts as.
+    pub(crate) t: u64,
+    /// α at that iteration.
+    pub(crate) alpha: f64,
 }
 
 /// μ, 1/v, ½Λ and log π − ½Λ for all classes.
 pub(crate) struct Gaussians {
     /// μ, `[K, D]`.
-    means: Tensor<2>,
+    pub(crate) means: Tensor<2>,
     /// 1/v, `[K, D]`; `None` for the identity covariance.
     inverse_variances: Option<Tensor<2>>,
     /// ½Λ_k, `[1, K]`; `None` for the identity covariance.
@@ -592,8 +732,8 @@ pub(crate) struct Gaussians {
 
 impl Gaussians {
     /// d_ik from matrix products, clamped at 0:
-    /// identity: ½‖x‖² + ½‖μ_k‖² − x·μ_k;
-    /// diagonal: ½ x²·(1/v_k) + ½ Σ_j μ_kj²/v_kj − x·(μ_k/v_k).
+    /// identity: x·(−μ_k) + ½‖x‖² + ½‖μ_k‖²;
+    /// diagonal: x·(−μ_k/v_k) + ½ x²·(1/v_k) + ½ Σ_j μ_kj²/v_kj.
     ///
     /// Both sides are first centred on the mean of the means, c: d is invariant to a common
     /// shift, and the expansion then cancels ‖x − c‖² and ‖μ − c‖² instead of ‖x‖² and ‖μ‖²,
@@ -608,7 +748,7 @@ impl Gaussians {
             None => (
                 x.clone().square().sum_dim(1),
                 means.clone().square().sum_dim(1),
-                x.matmul(means.clone().transpose()),
+                x.matmul(means.clone().neg().transpose()),
             ),
             Some(inverse_variances) => {
                 let scaled_means = means.clone() * inverse_variances.clone();
@@ -617,11 +757,11 @@ impl Gaussians {
                         .square()
                         .matmul(inverse_variances.clone().transpose()),
                     (scaled_means.clone() * means.clone()).sum_dim(1),
-                    x.matmul(scaled_means.transpose()),
+                    x.matmul(scaled_means.neg().transpose()),
                 )
             }
         };
-        let mu_term = mu_term.reshape([1, num_classes]);
-        ((x_term + mu_term) * 0.5 - cross).clamp_min(0.0)
+        // One [B, K] buffer: the product, then two broadcast adds and the clamp.
+        (cross + x_term * 0.5 + mu_term.reshape([1, num_classes]) * 0.5).clamp_min(0.0)
     }
 }

@@ -55,10 +55,12 @@ pub mod attack;
 mod config;
 pub mod detect;
 mod error;
+mod fused;
 mod gm_loss;
 mod likelihood;
 mod output;
 mod persist;
+mod products;
 mod reduction;
 mod schedule;
 #[cfg(feature = "train")]

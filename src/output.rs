@@ -13,6 +13,9 @@ pub struct GmLossOutput {
     /// its constant), shape `[1]`. Reported without λ: the loss adds λ(t) times this.
     pub likelihood: Tensor<1>,
     /// The inference logits log π_k − ½Λ_k − d_ik (no margin), shape `[batch, num_classes]`.
+    /// For metrics: on an autodiff device they carry no gradient (see "The training path" in
+    /// [`GmLoss`](crate::GmLoss)); use [`GmLoss::logits`](crate::GmLoss::logits) for
+    /// differentiable logits.
     pub logits: Tensor<2>,
 }
 

@@ -3,7 +3,6 @@
 //! each a clear error naming the file; plus random byte strings and random corruptions of valid
 //! files, which must give `Ok` or an error — never a panic or a huge allocation.
 
-#[allow(dead_code)]
 #[path = "../examples/data/mod.rs"]
 mod data;
 

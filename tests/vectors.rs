@@ -1,13 +1,14 @@
-//! The spec's test vectors T1–T7 (`gm-loss-spec.md` §9). Every expected number below was
-//! produced by `python3 shared/docs/gm_loss_reference.py`, which computes each loss two
-//! independent ways (explicit Gaussian densities, and log-sum-exp logits) and checks its
-//! closed-form gradients against finite differences. Run that script to see them.
+//! The spec's test vectors T1–T7 (`gm-loss-spec.md` §9), on every backend (wgpu too, where an
+//! adapter works). Every expected number below was produced by
+//! `python3 shared/docs/gm_loss_reference.py`, which computes each loss two independent ways
+//! (explicit Gaussian densities, and log-sum-exp logits) and checks its closed-form gradients
+//! against finite differences. Run that script to see them.
 
 mod common;
 
 use burn::tensor::DType;
 use common::reference::Problem;
-use common::{ErrorStats, devices, flat, run_crate};
+use common::{ErrorStats, all_devices, flat, run_crate};
 
 const LAMBDA: f64 = 0.1;
 
@@ -47,7 +48,7 @@ fn check_values(problem: &Problem, want: [f64; 3], predictions: [usize; 2]) {
     let r = problem.evaluate();
     let got = [r.classification, r.likelihood, r.loss];
     ErrorStats::default().check("reference vs spec", &got, &want, 1e-11);
-    for (name, device) in devices() {
+    for (name, device) in all_devices() {
         let c = run_crate(problem, DType::F32, &device);
         let got = [c.classification, c.likelihood, c.loss];
         ErrorStats::default().check(&format!("{name} f32 loss"), &got, &want, 2e-6);
@@ -61,7 +62,7 @@ fn t1_identity_no_margin() {
     check_values(&p, [0.233606680634, 0.875, 0.321106680634], [0, 2]);
     // d_ik of the spec.
     let want_d = [0.625, 3.125, 4.625, 2.125, 3.625, 1.125];
-    for (name, device) in devices() {
+    for (name, device) in all_devices() {
         let c = run_crate(&p, DType::F32, &device);
         ErrorStats::default().check(&format!("{name} d"), &flat(&c.d), &want_d, 1e-6);
     }
@@ -90,7 +91,7 @@ fn t2_identity_margin_with_gradients() {
         0.1610946509,
     ];
     let at_unit_variance = problem(Some(vec![vec![0.0; 2]; 3]), 0.3, None);
-    for (name, device) in devices() {
+    for (name, device) in all_devices() {
         let c = run_crate(&p, DType::F32, &device);
         ErrorStats::default().check(&format!("{name} dX"), &flat(&c.grad_x), &want_x, 2e-6);
         ErrorStats::default().check(&format!("{name} dMu"), &flat(&c.grad_mu), &want_mu, 2e-6);
@@ -110,7 +111,7 @@ fn t3_diagonal_no_margin() {
     let want_logits = [
         -1.598612, -9.530465, -6.898106, -2.348612, -5.530465, -1.939773,
     ];
-    for (name, device) in devices() {
+    for (name, device) in all_devices() {
         let c = run_crate(&p, DType::F32, &device);
         ErrorStats::default().check(&format!("{name} d"), &flat(&c.d), &want_d, 1e-6);
         let got = flat(&c.logits);
@@ -139,7 +140,7 @@ fn t4_diagonal_margin_with_gradients() {
         -0.1706105101,
         0.1667469901,
     ];
-    for (name, device) in devices() {
+    for (name, device) in all_devices() {
         let c = run_crate(&p, DType::F32, &device);
         ErrorStats::default().check(&format!("{name} dX"), &flat(&c.grad_x), &want_x, 2e-6);
         ErrorStats::default().check(&format!("{name} dMu"), &flat(&c.grad_mu), &want_mu, 2e-6);
@@ -156,7 +157,7 @@ fn t4_diagonal_margin_with_gradients() {
 fn t5_caffe_form_is_not_what_we_compute() {
     let p = problem(Some(log_var_diagonal()), 0.5, None);
     let caffe_classification = 0.324755220786;
-    for (name, device) in devices() {
+    for (name, device) in all_devices() {
         let c = run_crate(&p, DType::F32, &device);
         assert!(
             (c.classification - caffe_classification).abs() > 1e-2,
@@ -170,7 +171,7 @@ fn t6_priors_change_the_decision() {
     let p = problem(Some(log_var_diagonal()), 0.5, Some(vec![0.5, 0.3, 0.2]));
     check_values(&p, [0.624505004326, 0.670580389198, 0.691563043246], [0, 0]);
     let want_logits_sample_2 = [-1.943147, -5.635826, -2.450599];
-    for (name, device) in devices() {
+    for (name, device) in all_devices() {
         let c = run_crate(&p, DType::F32, &device);
         let got = &c.logits[1];
         ErrorStats::default().check(&format!("{name} logits"), got, &want_logits_sample_2, 1e-6);
@@ -195,7 +196,7 @@ fn t7_stability_far_feature() {
     let want_d = [1220.5, 1321.0, 1332.0];
     let want_x = [5.41, -5.51];
     let want_mu = [29.0, -40.0, -34.41, 45.51, 1.13054153e-47, -1.58275815e-47];
-    for (name, device) in devices() {
+    for (name, device) in all_devices() {
         let c = run_crate(&p, DType::F32, &device);
         let got = [c.classification, c.likelihood, c.loss];
         // Spec tolerance for T7: absolute 1e-3 (the values are in the hundreds and thousands).

@@ -5,6 +5,8 @@
 //! a reader allocate an absurd amount of memory, and a file with bytes missing or left over is
 //! an error, never a silently truncated data set.
 
+#![allow(dead_code)] // each example uses only its own reader
+
 pub mod cifar;
 pub mod idx;
 

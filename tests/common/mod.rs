@@ -17,6 +17,45 @@ pub fn devices() -> Vec<(&'static str, Device)> {
     ]
 }
 
+/// [`devices`] and, where it works, [`wgpu_device`].
+pub fn all_devices() -> Vec<(&'static str, Device)> {
+    devices().into_iter().chain(wgpu_device()).collect()
+}
+
+/// wgpu with autodiff, when this build has the `wgpu` feature and a Vulkan/Metal/DX12 adapter
+/// works (in CI: Mesa's lavapipe CPU driver, about 140× slower than flex, so wgpu runs a reduced
+/// set of cases). Otherwise `None`, after saying why on stderr.
+pub fn wgpu_device() -> Option<(&'static str, Device)> {
+    #[cfg(feature = "wgpu")]
+    {
+        let probe = std::panic::catch_unwind(|| {
+            let device = Device::wgpu(Default::default());
+            let sum = Tensor::<1>::from_floats([1.0, 2.0], &device)
+                .sum()
+                .into_scalar::<f32>();
+            assert_eq!(sum, 3.0);
+            device
+        });
+        match probe {
+            Ok(device) => {
+                eprintln!("wgpu: adapter works, running the wgpu cases");
+                Some(("wgpu", device.autodiff()))
+            }
+            Err(_) => {
+                eprintln!(
+                    "wgpu: no working adapter (install mesa-vulkan-drivers): wgpu cases skipped"
+                );
+                None
+            }
+        }
+    }
+    #[cfg(not(feature = "wgpu"))]
+    {
+        eprintln!("wgpu: built without `--features wgpu`: wgpu cases skipped");
+        None
+    }
+}
+
 /// A `[rows, cols]` tensor from nested rows, in `dtype`.
 pub fn tensor2(rows: &[Vec<f64>], dtype: DType, device: &Device) -> Tensor<2> {
     let cols = rows[0].len();

@@ -1,0 +1,12 @@
+//! What the image examples share: flags, the two heads, the model wrapper burn-train trains,
+//! a compact progress renderer, the training driver and the `--out` directory.
+#![allow(dead_code)]
+
+pub mod classifier;
+pub mod cli;
+pub mod head;
+pub mod lenet;
+pub mod plot;
+pub mod progress;
+pub mod resnet;
+pub mod run;
