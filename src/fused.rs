@@ -1,6 +1,6 @@
-//! The training path of [`GmLoss::forward`]: the classification term with its gradient derived
-//! by hand (spec §3), so that autodiff records almost nothing over `[B, K]` and a training step
-//! costs three matrix products (`products.rs`) and a few passes over `[B, K]`.
+//! The training path of [`GmLoss::forward`]: the loss with its gradient derived by hand (spec
+//! §3), so that autodiff records almost nothing and a training step costs three matrix products
+//! (`products.rs`) and a few passes over `[B, K]`.
 //!
 //! With the inference logits Z = log π − ½Λ − d, the training logits
 //! ℓ_ik = Z_ik − α·[k = y_i]·d_{i,y_i} and p_i = softmax(ℓ_i), the per-sample classification
@@ -12,25 +12,28 @@
 //! G_ik = ∂L_cls/∂ℓ_ik = (m_i / N)·[(1 − ε)·w_{y_i}·(p_ik − [k = y_i]) + (ε/K)·(Ω·p_ik − w_k)],   Ω = Σ_k w_k
 //! ```
 //!
-//! and, since d_{i,y} = log π_y − ½Λ_y − Z_{i,y},
+//! and, since d_{i,y} = log π_y − ½Λ_y − Z_{i,y}, while the likelihood term's
+//! L_lkd = Σ_i c'_i·(d_{i,y_i} + ½Λ_{y_i}) = Σ_i c'_i·(log π_{y_i} − Z_{i,y_i}) with
+//! c'_i = m_i·w_{y_i}/N depends on the parameters through Z alone, L = L_cls + λ·L_lkd has
 //!
 //! ```text
-//! E_ik = ∂L_cls/∂Z_ik = G_ik + [k = y_i]·α·G_{i,y_i}
-//! h_k  = ∂L_cls/∂(½Λ_k) besides Z = α·Σ_{i : y_i = k} G_{i,y_i}     (the margin's −α·(log π − ½Λ)_y)
+//! E_ik = ∂L/∂Z_ik = G_ik + [k = y_i]·(α·G_{i,y_i} − λ·c'_i)
+//! h_k  = ∂L/∂(½Λ_k) besides Z = α·Σ_{i : y_i = k} G_{i,y_i}     (the margin's −α·(log π − ½Λ)_y)
 //! ```
 //!
-//! `products.rs` turns E and h into ∂L_cls/∂x, ∂L_cls/∂μ and ∂L_cls/∂s. `classification` is
-//! then `value + (S − S.detach())` with the surrogate S = ⟨x, ∂L/∂x⟩ + ⟨μ, ∂L/∂μ⟩ + ⟨s, ∂L/∂s⟩
+//! `products.rs` turns E and h into ∂L/∂x, ∂L/∂μ and ∂L/∂s. `loss` is then
+//! `value + (S − S.detach())` with the surrogate S = ⟨x, ∂L/∂x⟩ + ⟨μ, ∂L/∂μ⟩ + ⟨s, ∂L/∂s⟩
 //! (gradients held constant): S − S.detach() is exactly 0, and its gradient is exactly the
-//! hand-derived one. The likelihood term is cheap (`[B, D]`) and stays on autodiff, and
-//! `loss = classification + λ·likelihood`, so `loss.backward()` consumes every node recorded
-//! here. (An earlier version put λ's part into E and gave `loss` the surrogate alone: the
-//! likelihood's graph, never consumed, stayed attached to the parameters, one per step, and
-//! every later backward pass got slower; `tests/graph_memory.rs`.)
+//! hand-derived one. The values of both terms are computed on plain tensors (L_lkd from x − μ_y
+//! itself, without cancellation) and returned without a graph, so `loss.backward()` consumes
+//! every node recorded here. (An earlier version kept the likelihood term on autodiff beside the
+//! surrogate: its graph, when not consumed, stayed attached to the parameters, one per step,
+//! and every later backward pass got slower; `tests/graph_memory.rs`. Kept on autodiff and
+//! consumed, it cost two `[K, D]` passes and a `[K, D]` scatter per step.)
 //!
 //! Deviations from plain autodiff: the gradients are computed during the forward pass (a forward
 //! on an autodiff device whose loss is never backpropagated pays for them), they are not
-//! themselves differentiable (no second-order gradients), the returned logits carry no
+//! themselves differentiable (no second-order gradients), the returned terms and logits carry no
 //! gradient (use [`GmLoss::logits`] for differentiable logits), and d is not clamped at 0 in the
 //! margin's gradient (it only differs where cancellation makes d ≈ −1e-7 instead of 0).
 
@@ -47,26 +50,35 @@ impl GmLoss {
         prepared: Prepared,
         lambda: f64,
     ) -> (Tensor<1>, Tensor<1>, Tensor<1>, Tensor<2>) {
-        let (likelihood, weights) = self.likelihood_terms(&prepared);
-        let likelihood = self.reduce(likelihood, &weights);
-        drop(weights);
-
         let dtype = prepared.features.dtype();
         let means = cast(self.means.val(), dtype);
         let log_variances = self.log_variances.as_ref().map(|s| cast(s.val(), dtype));
         let x = prepared.features.clone().without_autodiff();
+        let plain_means = means.clone().without_autodiff();
+        let plain_log_variances = log_variances.clone().map(Tensor::without_autodiff);
+
+        // L_lkd's value, from x − μ_y on plain tensors: no graph.
+        let (likelihood, weights) = self.likelihood_terms(
+            &prepared,
+            x.clone(),
+            plain_means.clone(),
+            plain_log_variances.clone(),
+        );
+        let likelihood = self.reduce(likelihood, &weights);
+        drop(weights);
+
         let operands = Operands::new(
             x.clone(),
-            means.clone().without_autodiff(),
-            log_variances.clone().map(Tensor::without_autodiff),
+            plain_means,
+            plain_log_variances,
             self.log_priors(like(&x)),
             self.config().variance_floor.ln(),
         );
         let y = prepared.y.clone().without_autodiff();
         let labels = prepared.labels.clone().without_autodiff();
         let padding = prepared.padding.clone().map(Tensor::without_autodiff);
-        let (value, e, g_y, logits) =
-            self.classification_gradient(&operands, &y, &labels, padding, prepared.alpha);
+        let (classification, e, g_y, logits) =
+            self.classification_gradient(&operands, &y, &labels, padding, prepared.alpha, lambda);
         // h = α·Σ_{i: y_i = k} G_{i,y_i} (diagonal only).
         let h = self.log_variances.as_ref().map(|_| {
             Tensor::<1>::zeros([self.num_classes()], like(&e)).select_assign(
@@ -83,16 +95,20 @@ impl GmLoss {
         if let (Some(s), Some(grad)) = (log_variances, grads.log_variances) {
             surrogate = surrogate + inner(s, grad);
         }
-        // The loss is built from both terms' graphs, so that `loss.backward()` consumes every
-        // node recorded here: a graph it did not reach would stay attached to the parameters
-        // (Burn frees recorded nodes only when a backward pass consumes them), one per step.
-        let classification = value.autodiff() + (surrogate.clone() - surrogate.detach());
-        let loss = classification.clone() + likelihood.clone() * lambda;
-        (loss, classification, likelihood, logits.autodiff())
+        // Everything recorded here is in `loss`'s graph, which `loss.backward()` consumes (a
+        // graph it did not reach would stay attached to the parameters, one per step).
+        let value = classification.clone() + likelihood.clone() * lambda;
+        let loss = value.autodiff() + (surrogate.clone() - surrogate.detach());
+        (
+            loss,
+            classification.autodiff(),
+            likelihood.autodiff(),
+            logits.autodiff(),
+        )
     }
 
-    /// The value of L_cls `[1]`, E = ∂L_cls/∂Z `[B, K]`, G_{i,y_i} = ∂L_cls/∂ℓ_{i,y_i} `[B]` and
-    /// the inference logits Z `[B, K]`; plain tensors.
+    /// The value of L_cls `[1]`, E = ∂L/∂Z `[B, K]` (L = L_cls + λ·L_lkd), G_{i,y_i} =
+    /// ∂L_cls/∂ℓ_{i,y_i} `[B]` and the inference logits Z `[B, K]`; plain tensors.
     fn classification_gradient(
         &self,
         operands: &Operands,
@@ -100,6 +116,7 @@ impl GmLoss {
         labels: &Tensor<1, Int>,
         padding: Option<Tensor<1, Bool>>,
         alpha: f64,
+        lambda: f64,
     ) -> (Tensor<1>, Tensor<2>, Tensor<1>, Tensor<2>) {
         // Scores Z + r (r constant per row): the training logits and their softmax are shifted
         // by r too, which changes neither the loss nor G.
@@ -134,6 +151,9 @@ impl GmLoss {
             (crate::Reduction::Mean, Some(counted)) => self.mean_divisor(counted).recip(),
         };
         let per_sample = counted.clone().unwrap_or_else(ones) * scale.clone();
+        // λ·m_i·w_{y_i}/N: −∂(λ·L_lkd)/∂Z_{i,y_i}.
+        let likelihood_weight =
+            (lambda != 0.0).then(|| (per_sample.clone() * lambda).reshape([batch, 1]));
 
         // The logits Z = scores − r, and d_y = log π_y − ½Λ_y − Z_{i,y}.
         let scores_y = scores.clone().gather(1, y.clone());
@@ -209,10 +229,14 @@ impl GmLoss {
                 None => g - b,
             };
         }
-        // G = g − a·onehot, and E = G + α·onehot·G_y: both in one scatter at y, where
-        // E_y = g_y − a + α·G_y.
+        // G = g − a·onehot, E = G + α·onehot·G_y − onehot·λ·m·w_y/N (the likelihood term): all
+        // in one scatter at y, where E_y = g_y − a + α·G_y − λ·m_i·w_{y_i}/N.
         let g_y = g.clone().gather(1, y.clone()) - a.clone();
-        let e = g.scatter(1, y.clone(), g_y.clone() * alpha - a, IndexingUpdateOp::Add);
+        let mut at_y = g_y.clone() * alpha - a;
+        if let Some(weight) = likelihood_weight {
+            at_y = at_y - weight;
+        }
+        let e = g.scatter(1, y.clone(), at_y, IndexingUpdateOp::Add);
         (value, e, g_y.reshape([batch]), logits)
     }
 }

@@ -91,19 +91,19 @@ use crate::{
 ///
 /// # The training path
 ///
-/// On an autodiff device, [`forward`](Self::forward) does not let autodiff record the
-/// classification term step by step. It computes that term's gradients by hand (spec §3:
+/// On an autodiff device, [`forward`](Self::forward) does not let autodiff record the loss
+/// step by step. It computes the classification term's gradients by hand (spec §3:
 /// softmax minus target, scaled by the margin, then the chain rule through the distances) from
 /// three matrix products — x̃·μ̃ᵀ forward, E·μ̃ and Eᵀ·x̃ for the gradients, twice that for the
 /// diagonal covariance: the products `Linear` + cross-entropy needs — and hands them to
-/// autodiff as constants. The likelihood term (`[B, D]` work, from x − μ_y) stays on autodiff,
-/// and `loss` = `classification` + λ·`likelihood` is built from both graphs, so that
-/// `loss.backward()` consumes every recorded node (a graph left unconsumed would stay attached
-/// to the parameters, one per step; tested). The values and first-order gradients of `loss`,
-/// `classification` and `likelihood` are those of the plain path (tested to f32 precision for
-/// every option, on every backend). It is faster and smaller than plain autodiff when the
-/// products dominate (B, K in the thousands), not at small sizes: see BENCHMARKS.md. What
-/// differs from plain autodiff:
+/// autodiff as constants. The likelihood term's gradient joins them (it is −λ·w_i/N at
+/// Z_{i,y_i}, one more term in the same `[B, K]` scatter); its value is computed from x − μ_y
+/// itself, without a graph. `loss.backward()` therefore consumes everything the step recorded
+/// (a graph left unconsumed would stay attached to the parameters, one per step; tested). The
+/// values and first-order gradients of `loss` are those of the plain path (tested to f32
+/// precision for every option, on every backend). What differs from plain autodiff:
+/// - `classification` and `likelihood` are reported values **without a graph** (for metrics):
+///   differentiate `loss`, whose λ weighs them; for a term's own gradient use the plain path;
 /// - the gradients are computed during the forward pass (a loss that is never backpropagated
 ///   still pays for them; validation on `model.valid()` does not take this path);
 /// - they are not themselves differentiable (**no second-order gradients**);
@@ -285,8 +285,7 @@ impl GmLoss {
         let lambda = self.lambda_at(prepared.t);
         let training = prepared.features.is_autodiff() || self.means.val().is_autodiff();
         let (loss, classification, likelihood, logits) = if training {
-            // Training: the classification term's gradient by hand, from three matrix
-            // products; the likelihood term on autodiff (fused.rs).
+            // Training: the loss's gradient by hand, from three matrix products (fused.rs).
             self.fused_terms(prepared, lambda)
         } else {
             let terms = self.terms(prepared);
@@ -382,20 +381,27 @@ impl GmLoss {
     }
 
     /// Per-sample L_lkd terms w_{y_i}·(d_{i,y_i} + ½Λ_{y_i}) (0 for padding) and the weights
-    /// w_{y_i} (0 for padding) the mean reduction divides by.
+    /// w_{y_i} (0 for padding) the mean reduction divides by, for `features` `[B, D]`, `means`
+    /// `[K, D]` and log-variances s (diagonal only) in the compute dtype.
     ///
     /// d_{i,y_i} is computed from the difference x_i − μ_{y_i} itself (`[batch, D]` work, no
-    /// cancellation), so both loss paths share it and it is differentiated by autodiff.
-    pub(crate) fn likelihood_terms(&self, prepared: &Prepared) -> (Tensor<1>, Tensor<1>) {
+    /// cancellation): the plain path differentiates it by autodiff, the training path
+    /// (`fused.rs`) passes plain tensors and takes the value only.
+    pub(crate) fn likelihood_terms(
+        &self,
+        prepared: &Prepared,
+        features: Tensor<2>,
+        means: Tensor<2>,
+        log_variances: Option<Tensor<2>>,
+    ) -> (Tensor<1>, Tensor<1>) {
         let batch = prepared.batch;
-        let dtype = prepared.features.dtype();
         let labels = prepared.labels.clone();
-        let r = prepared.features.clone() - cast(self.means.val(), dtype).select(0, labels.clone());
-        let mut likelihood = match &self.log_variances {
+        let r = features - means.select(0, labels.clone());
+        let mut likelihood = match log_variances {
             None => r.square().sum_dim(1),
             Some(s) => {
                 // s_y floored, as in v = max(exp(s), floor).
-                let s_y = cast(s.val(), dtype)
+                let s_y = s
                     .select(0, labels)
                     .clamp_min(self.config.variance_floor.ln());
                 (r.square() * s_y.clone().neg().exp()).sum_dim(1) + s_y.sum_dim(1)
@@ -437,7 +443,13 @@ impl GmLoss {
 
     /// The per-sample terms of a prepared batch, differentiated step by step by autodiff.
     fn terms(&self, prepared: Prepared) -> GmLossPerSample {
-        let (likelihood, weights) = self.likelihood_terms(&prepared);
+        let dtype = prepared.features.dtype();
+        let (likelihood, weights) = self.likelihood_terms(
+            &prepared,
+            prepared.features.clone(),
+            cast(self.means.val(), dtype),
+            self.log_variances.as_ref().map(|s| cast(s.val(), dtype)),
+        );
         let Prepared {
             batch,
             labels,

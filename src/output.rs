@@ -7,7 +7,9 @@ use burn::tensor::Tensor;
 pub struct GmLossOutput {
     /// L = L_cls + λ·L_lkd, shape `[1]`: call `backward()` on this.
     pub loss: Tensor<1>,
-    /// L_cls, the reduced margin cross-entropy, shape `[1]`.
+    /// L_cls, the reduced margin cross-entropy, shape `[1]`. For metrics: on an autodiff device
+    /// it carries no graph, like `likelihood` (the gradient of both is in `loss`; see "The
+    /// training path" in [`GmLoss`](crate::GmLoss)).
     pub classification: Tensor<1>,
     /// L_lkd, the reduced d_{i,y_i} + ½Λ_{y_i} (negative log-likelihood of the true class without
     /// its constant), shape `[1]`. Reported without λ: the loss adds λ(t) times this.
