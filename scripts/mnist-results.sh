@@ -15,7 +15,8 @@ bin=target/release/examples/mnist
 fashion=${FASHION_MNIST:-/usr/share/datasets/fashion-mnist}
 # The same budget on full Fashion-MNIST (60,000 images, 3 epochs: ≈ 9 min a run on 2 cores).
 # FASHION_EPOCHS changes it; FASHION_LIMIT=N trains on the first N training images (and tests
-# on the first N/4 test images); 0 = all.
+# on the first N/4 test images); 0 = all. MNIST_ONLY=1 skips Fashion-MNIST (its rows stay empty).
+mnist_only=${MNIST_ONLY:-0}
 fashion_epochs=${FASHION_EPOCHS:-3}
 fashion_limit=${FASHION_LIMIT:-0}
 
@@ -47,6 +48,7 @@ fi
 sed -n '/^| model/,$p' "$out/adversarial.log"
 
 for seed in 1 2 3; do
+    [ "$mnist_only" = 1 ] && break
     for loss in gm ce; do
         run "fashion-$loss-seed$seed" --loss "$loss" --seed "$seed" --data "$fashion" \
             --epochs "$fashion_epochs" --limit "$fashion_limit"
@@ -58,6 +60,7 @@ echo
 echo "| data | loss | test accuracy, seeds 1 / 2 / 3 | mean ± half-range |"
 echo "|---|---|---|---|"
 for set in mnist fashion; do
+    [ "$set" = fashion ] && [ "$mnist_only" = 1 ] && continue
     for loss in gm ce; do
         values=$(for s in 1 2 3; do accuracy "$out/$set-$loss-seed$s/summary.json"; done)
         echo "$values" | awk -v set="$set" -v loss="$loss" '
