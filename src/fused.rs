@@ -57,15 +57,14 @@ impl GmLoss {
         let plain_means = means.clone().without_autodiff();
         let plain_log_variances = log_variances.clone().map(Tensor::without_autodiff);
 
-        // L_lkd's value, from x − μ_y on plain tensors: no graph.
-        let (likelihood, weights) = self.likelihood_terms(
-            &prepared,
+        // d_{i,y_i} + ½Λ_{y_i} from x − μ_y on plain tensors (no graph); weighted and reduced
+        // with the classification term's own per-sample weights.
+        let true_class = self.true_class_terms(
+            &prepared.labels,
             x.clone(),
             plain_means.clone(),
             plain_log_variances.clone(),
         );
-        let likelihood = self.reduce(likelihood, &weights);
-        drop(weights);
 
         let operands = Operands::new(
             x.clone(),
@@ -77,8 +76,21 @@ impl GmLoss {
         let y = prepared.y.clone().without_autodiff();
         let labels = prepared.labels.clone().without_autodiff();
         let padding = prepared.padding.clone().map(Tensor::without_autodiff);
-        let (classification, e, g_y, logits) =
-            self.classification_gradient(&operands, &y, &labels, padding, prepared.alpha, lambda);
+        let Terms {
+            classification,
+            likelihood,
+            e,
+            g_y,
+            logits,
+        } = self.classification_gradient(
+            &operands,
+            &y,
+            &labels,
+            padding,
+            true_class,
+            prepared.alpha,
+            lambda,
+        );
         // h = α·Σ_{i: y_i = k} G_{i,y_i} (diagonal only).
         let h = self.log_variances.as_ref().map(|_| {
             Tensor::<1>::zeros([self.num_classes()], like(&e)).select_assign(
@@ -107,17 +119,19 @@ impl GmLoss {
         )
     }
 
-    /// The value of L_cls `[1]`, E = ∂L/∂Z `[B, K]` (L = L_cls + λ·L_lkd), G_{i,y_i} =
-    /// ∂L_cls/∂ℓ_{i,y_i} `[B]` and the inference logits Z `[B, K]`; plain tensors.
+    /// The two terms' values and E, G_y and Z (see [`Terms`]) from the operands and the
+    /// unweighted per-sample d_{i,y_i} + ½Λ_{y_i} `[B]`; plain tensors.
+    #[allow(clippy::too_many_arguments)]
     fn classification_gradient(
         &self,
         operands: &Operands,
         y: &Tensor<2, Int>,
         labels: &Tensor<1, Int>,
         padding: Option<Tensor<1, Bool>>,
+        true_class: Tensor<1>,
         alpha: f64,
         lambda: f64,
-    ) -> (Tensor<1>, Tensor<2>, Tensor<1>, Tensor<2>) {
+    ) -> Terms {
         // Scores Z + r (r constant per row): the training logits and their softmax are shifted
         // by r too, which changes neither the loss nor G.
         let (scores, row) = operands.scores();
@@ -151,6 +165,14 @@ impl GmLoss {
             (crate::Reduction::Mean, Some(counted)) => self.mean_divisor(counted).recip(),
         };
         let per_sample = counted.clone().unwrap_or_else(ones) * scale.clone();
+        // L_lkd = Σ_i c'_i·(d_{i,y_i} + ½Λ_{y_i}), c'_i = m_i·w_{y_i}/N: the same weights and
+        // divisor as L_cls. Padding rows (computed with label 0) are masked, not multiplied by 0,
+        // like L_cls's below.
+        let mut likelihood = true_class * per_sample.clone();
+        if let Some(padding) = &padding {
+            likelihood = likelihood.mask_fill(padding.clone(), 0.0);
+        }
+        let likelihood = likelihood.sum();
         // λ·m_i·w_{y_i}/N: −∂(λ·L_lkd)/∂Z_{i,y_i}.
         let likelihood_weight =
             (lambda != 0.0).then(|| (per_sample.clone() * lambda).reshape([batch, 1]));
@@ -237,6 +259,26 @@ impl GmLoss {
             at_y = at_y - weight;
         }
         let e = g.scatter(1, y.clone(), at_y, IndexingUpdateOp::Add);
-        (value, e, g_y.reshape([batch]), logits)
+        Terms {
+            classification: value,
+            likelihood,
+            e,
+            g_y: g_y.reshape([batch]),
+            logits,
+        }
     }
+}
+
+/// What [`GmLoss::classification_gradient`] computes: plain tensors.
+struct Terms {
+    /// The value of L_cls, `[1]`.
+    classification: Tensor<1>,
+    /// The value of L_lkd, `[1]`.
+    likelihood: Tensor<1>,
+    /// E = ∂L/∂Z with L = L_cls + λ·L_lkd, `[B, K]`.
+    e: Tensor<2>,
+    /// G_{i,y_i} = ∂L_cls/∂ℓ_{i,y_i}, `[B]`.
+    g_y: Tensor<1>,
+    /// The inference logits Z, `[B, K]`.
+    logits: Tensor<2>,
 }

@@ -381,45 +381,56 @@ impl GmLoss {
     }
 
     /// Per-sample L_lkd terms w_{y_i}·(d_{i,y_i} + ½Λ_{y_i}) (0 for padding) and the weights
-    /// w_{y_i} (0 for padding) the mean reduction divides by, for `features` `[B, D]`, `means`
-    /// `[K, D]` and log-variances s (diagonal only) in the compute dtype.
-    ///
-    /// d_{i,y_i} is computed from the difference x_i − μ_{y_i} itself (`[batch, D]` work, no
-    /// cancellation): the plain path differentiates it by autodiff, the training path
-    /// (`fused.rs`) passes plain tensors and takes the value only.
-    pub(crate) fn likelihood_terms(
-        &self,
-        prepared: &Prepared,
-        features: Tensor<2>,
-        means: Tensor<2>,
-        log_variances: Option<Tensor<2>>,
-    ) -> (Tensor<1>, Tensor<1>) {
-        let batch = prepared.batch;
-        let labels = prepared.labels.clone();
-        let r = features - means.select(0, labels.clone());
-        let mut likelihood = match log_variances {
-            None => r.square().sum_dim(1),
-            Some(s) => {
-                // s_y floored, as in v = max(exp(s), floor).
-                let s_y = s
-                    .select(0, labels)
-                    .clamp_min(self.config.variance_floor.ln());
-                (r.square() * s_y.clone().neg().exp()).sum_dim(1) + s_y.sum_dim(1)
-            }
-        }
-        .reshape([batch])
-            * 0.5;
+    /// w_{y_i} (0 for padding) the mean reduction divides by, differentiated by autodiff (the
+    /// plain path).
+    pub(crate) fn likelihood_terms(&self, prepared: &Prepared) -> (Tensor<1>, Tensor<1>) {
+        let dtype = prepared.features.dtype();
+        let mut likelihood = self.true_class_terms(
+            &prepared.labels,
+            prepared.features.clone(),
+            cast(self.means.val(), dtype),
+            self.log_variances.as_ref().map(|s| cast(s.val(), dtype)),
+        );
         let weight_y = self.label_weights(prepared);
         if let Some(w) = &weight_y {
             likelihood = likelihood * w.clone();
         }
         let mut weights =
-            weight_y.unwrap_or_else(|| Tensor::ones([batch], like(&prepared.features)));
+            weight_y.unwrap_or_else(|| Tensor::ones([prepared.batch], like(&prepared.features)));
         if let Some(padding) = &prepared.padding {
             likelihood = likelihood.mask_fill(padding.clone(), 0.0);
             weights = weights.mask_fill(padding.clone(), 0.0);
         }
         (likelihood, weights)
+    }
+
+    /// d_{i,y_i} + ½Λ_{y_i} per sample `[B]`, unweighted, for `features` `[B, D]`, `means`
+    /// `[K, D]` and log-variances s (diagonal only) in the compute dtype.
+    ///
+    /// d_{i,y_i} is computed from the difference x_i − μ_{y_i} itself (`[batch, D]` work, no
+    /// cancellation): the plain path differentiates it by autodiff, the training path
+    /// (`fused.rs`) passes plain tensors and takes the value only.
+    pub(crate) fn true_class_terms(
+        &self,
+        labels: &Tensor<1, Int>,
+        features: Tensor<2>,
+        means: Tensor<2>,
+        log_variances: Option<Tensor<2>>,
+    ) -> Tensor<1> {
+        let [batch, _] = features.dims();
+        let r = features - means.select(0, labels.clone());
+        match log_variances {
+            None => r.square().sum_dim(1),
+            Some(s) => {
+                // s_y floored, as in v = max(exp(s), floor).
+                let s_y = s
+                    .select(0, labels.clone())
+                    .clamp_min(self.config.variance_floor.ln());
+                (r.square() * s_y.clone().neg().exp()).sum_dim(1) + s_y.sum_dim(1)
+            }
+        }
+        .reshape([batch])
+            * 0.5
     }
 
     /// The reduction of a per-sample term: Σ_i ℓ_i, or Σ_i w_i ℓ_i / Σ_i w_i (0 when nothing is
@@ -443,13 +454,7 @@ impl GmLoss {
 
     /// The per-sample terms of a prepared batch, differentiated step by step by autodiff.
     fn terms(&self, prepared: Prepared) -> GmLossPerSample {
-        let dtype = prepared.features.dtype();
-        let (likelihood, weights) = self.likelihood_terms(
-            &prepared,
-            prepared.features.clone(),
-            cast(self.means.val(), dtype),
-            self.log_variances.as_ref().map(|s| cast(s.val(), dtype)),
-        );
+        let (likelihood, weights) = self.likelihood_terms(&prepared);
         let Prepared {
             batch,
             labels,
