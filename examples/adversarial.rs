@@ -186,14 +186,7 @@ struct Row {
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
-    match run(&args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("error: {message}");
-            ExitCode::FAILURE
-        }
-    }
+    common::exit_code(run(&Args::parse()))
 }
 
 /// Trains the model for `loss`, or loads it from `dir`.

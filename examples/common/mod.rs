@@ -10,3 +10,14 @@ pub mod plot;
 pub mod progress;
 pub mod resnet;
 pub mod run;
+
+/// The process exit code of an example's `run`: success, or the error on stderr and failure.
+pub fn exit_code(result: Result<(), String>) -> std::process::ExitCode {
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
